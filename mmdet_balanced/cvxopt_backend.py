@@ -1,0 +1,73 @@
+"""CVXOPT backends: the reference solve of the grouped problem, and the paper's dense form.
+
+``solve_grouped_cvxopt`` is the reference behind ``solve_balanced_qp(solver="cvxopt")``: the
+Proposition-1 grouped problem in a lifted sparse form (variables ``x = N q`` and ``f``), so no
+N x N (or K x K) matrix is ever formed. ``solve_dense_paper_qp`` is the paper's formulation as
+published (dense N x N ``E M E^T``); it exists only to check the other two on small problems.
+"""
+import numpy as np
+import scipy.sparse as sp
+
+#: Tight enough to agree with the Newton solver to ~1e-10 in N * p; CVXOPT breaks down (division
+#: by zero, sqrt of a negative) when asked for more, so each break-down retries 10x looser.
+_TOLERANCES = (1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7)
+
+
+def _spmatrix(matrix):
+    import cvxopt
+    coo = sp.coo_matrix(matrix)
+    return cvxopt.spmatrix(coo.data.astype(float).tolist(), coo.row.tolist(), coo.col.tolist(),
+                           size=coo.shape)
+
+
+def _run_qp(P, q, G, h, A, b, options):
+    import cvxopt
+    from cvxopt import solvers
+    for tol in _TOLERANCES:
+        settings = dict(abstol=tol, reltol=tol, feastol=tol, maxiters=200, show_progress=False)
+        try:
+            result = solvers.qp(P, cvxopt.matrix(q), G, cvxopt.matrix(h), A, cvxopt.matrix(b),
+                                options=dict(settings, **(options or {})))
+        except (ArithmeticError, ValueError):
+            continue
+        if result["status"] == "optimal":
+            return np.array(result["x"]).ravel(), result
+    raise RuntimeError("CVXOPT did not reach an optimal solution at tolerances "
+                       f"{_TOLERANCES}; use solver='newton' (the structured solver).")
+
+
+def solve_grouped_cvxopt(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float, lam: float,
+                         options=None):
+    """Solve the grouped QP with CVXOPT; returns ``(q, cvxopt_result)``, ``q`` per unique row."""
+    num_groups, num_classes = rows.shape
+    counts = counts.astype(np.float64)
+    num_images = counts.sum()
+    # f^T M f = ||w||^2 with w = sqrt(C) (I - 11^T/C) f, so z = (x, w) with x = N q has the
+    # positive definite objective 1/2 z^T P z = ||w||^2 + lam/(2 N^2) sum m x^2.
+    centring = sp.identity(num_classes) - np.ones((num_classes, num_classes)) / num_classes
+    to_w = np.sqrt(num_classes) * (centring @ (rows.T @ sp.diags(counts)).toarray()) / num_images
+    P = sp.block_diag([sp.diags(lam * counts / num_images**2), 2.0 * sp.identity(num_classes)])
+    G = sp.hstack([-sp.identity(num_groups), sp.csr_matrix((num_groups, num_classes))])
+    h = -alpha_factor * np.ones(num_groups)
+    A = sp.vstack([
+        sp.hstack([sp.csr_matrix(-to_w), sp.identity(num_classes)]),
+        sp.hstack([sp.csr_matrix(counts), sp.csr_matrix((1, num_classes))]),
+    ])
+    b = np.concatenate([np.zeros(num_classes), [num_images]])
+    z, result = _run_qp(_spmatrix(P), np.zeros(num_groups + num_classes), _spmatrix(G), h,
+                        _spmatrix(A), b, options)
+    return z[:num_groups] / num_images, result
+
+
+def solve_dense_paper_qp(presence, alpha_factor: float, lam: float, options=None):
+    """The paper's dense formulation (N x N); for checking on small problems only."""
+    import cvxopt
+    dense = np.asarray(sp.csr_matrix(presence).toarray() != 0, dtype=np.float64)
+    num_images, num_classes = dense.shape
+    balance = num_classes * np.eye(num_classes) - np.ones((num_classes, num_classes))
+    P = 2.0 * dense @ balance @ dense.T + lam * np.eye(num_images)
+    G = cvxopt.spmatrix(-1.0, range(num_images), range(num_images))
+    A = cvxopt.matrix(np.ones((1, num_images)))
+    p, _ = _run_qp(cvxopt.matrix(P), np.zeros(num_images), G,
+                   -alpha_factor / num_images * np.ones(num_images), A, np.ones(1), options)
+    return p

@@ -1,0 +1,213 @@
+"""The balanced-sampling QP of Olivier & Raynaud: public API, input validation, diagnostics.
+
+    minimize   1/2 sum_{l,k} (f_l - f_k)^2 + lam/2 ||p||^2,   f = E^T p
+    subject to p_i >= alpha = alpha_factor / N,   sum_i p_i = 1
+
+Plain numpy/scipy (and cvxopt for the reference backend): no MMDetection import here.
+"""
+import numbers
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from threadpoolctl import threadpool_limits
+
+from .cvxopt_backend import solve_grouped_cvxopt
+from .dual_newton import solve_dual_newton
+from .grouping import LabelGroups, group_label_rows
+
+SOLVERS = ("auto", "newton", "cvxopt")
+#: ``lam = 0`` is solved as the limit lam -> 0+, at this multiple of N * C (the balance term's
+#: curvature scale): its objective is then within ~1e-9 of the minimum.
+ZERO_LAM_SCALE = 1e-8
+
+
+@dataclass
+class SolveInfo:
+    """How a solve went; ``kkt_residual`` is solver-independent (see :func:`kkt_residual`)."""
+
+    solver: str
+    iterations: int
+    kkt_residual: float
+    objective: float
+    class_frequencies: np.ndarray          # expected f_l = P(a draw contains class l), all classes
+    uniform_class_frequencies: np.ndarray  # the same under uniform sampling
+    max_min_ratio: float                   # over the kept classes
+    coefficient_of_variation: float        # std / mean of f over the kept classes
+    num_groups: int                        # unique label rows (Proposition 1)
+    seconds: float
+    dropped_classes: list = field(default_factory=list)
+
+
+def presence_matrix(labels) -> sp.csr_matrix:
+    """Validate ``labels`` ((N, C) array-like or scipy sparse) and return its 0/1 CSR pattern."""
+    if sp.issparse(labels):
+        matrix = sp.csr_matrix(labels, dtype=np.float64)
+    else:
+        try:
+            array = np.asarray(labels, dtype=np.float64)
+        except (TypeError, ValueError) as error:
+            raise TypeError(f"labels must be a numeric (N, C) array or a scipy sparse matrix; "
+                            f"got {type(labels).__name__}: {error}") from None
+        if array.ndim != 2:
+            raise ValueError(f"labels must be 2-D (images x classes); got shape {array.shape}. "
+                             "Reshape a single image's labels with labels.reshape(1, -1).")
+        matrix = sp.csr_matrix(array)
+    if matrix.shape[0] == 0:
+        raise ValueError("labels has no rows: the dataset is empty, there is nothing to sample. "
+                         "Check the dataset's ann_file and filter_cfg.")
+    if matrix.shape[1] == 0:
+        raise ValueError("labels has no columns: the dataset declares no classes "
+                         "(metainfo['classes']).")
+    if not np.all(np.isfinite(matrix.data)):
+        raise ValueError("labels contains NaN or infinite values; use 0/1 presence or counts.")
+    if np.any(matrix.data < 0):
+        raise ValueError("labels contains negative values; use 0/1 presence or box counts.")
+    matrix.eliminate_zeros()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def _check_real(name, value, low, high, hint):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number; got {type(value).__name__} {value!r}")
+    if not (np.isfinite(value) and low <= value <= high):
+        raise ValueError(f"{name}={value!r} is out of range: {hint}")
+    return float(value)
+
+
+def class_frequencies(presence, p) -> np.ndarray:
+    """Expected frequency of each class, ``f = E^T p``: P(a drawn image contains class l)."""
+    return np.asarray(presence_matrix(presence).T @ np.asarray(p, dtype=np.float64)).ravel()
+
+
+def balanced_objective(presence, p, lam: float) -> float:
+    """The paper's objective ``1/2 sum_{l,k}(f_l - f_k)^2 + lam/2 ||p||^2``."""
+    f = class_frequencies(presence, p)
+    p = np.asarray(p, dtype=np.float64)
+    return float(len(f) * (f @ f) - f.sum() ** 2 + 0.5 * lam * (p @ p))
+
+
+def _project_capped_simplex(z, counts, alpha):
+    """Project onto {q >= alpha, sum counts*q = 1}: q = max(alpha, z - tau)."""
+    num_images = counts.sum()
+    if alpha * num_images >= 1.0 - 1e-12:  # the feasible set is the uniform vector alone
+        return np.full_like(z, 1.0 / num_images)
+    breaks = z - alpha
+    order = np.argsort(-breaks)
+    m_sorted, z_sorted, b_sorted = counts[order], z[order], breaks[order]
+    m_top = np.cumsum(m_sorted)
+    mz_top = np.cumsum(m_sorted * z_sorted)
+    tau = (mz_top - (1.0 - alpha * (num_images - m_top))) / m_top
+    next_break = np.append(b_sorted[1:], -np.inf)
+    valid = (tau < b_sorted) & (tau >= next_break)
+    j = int(np.argmax(valid)) if valid.any() else len(z) - 1
+    return np.maximum(alpha, z - tau[j])
+
+
+def _group_kkt_residual(rows, counts, q, alpha, lam):
+    num_images = counts.sum()
+    f = rows.T @ (counts * q)
+    gradient = 2.0 * (rows @ (rows.shape[1] * f - f.sum())) + lam * q
+    step = 1.0 / num_images
+    return float(num_images * np.abs(q - _project_capped_simplex(q - step * gradient, counts,
+                                                                  alpha)).max())
+
+
+def kkt_residual(labels, p, alpha_factor: float, lam: float) -> float:
+    """Solver-independent optimality measure: ``N * ||p - Proj(p - grad / N)||_inf``.
+
+    ``Proj`` is the projection onto ``{p >= alpha, sum p = 1}``; the value is 0 exactly at the
+    optimum and measures errors of ``N p`` and of the gradient (both O(1)).
+    """
+    presence = presence_matrix(labels)
+    presence = presence[:, np.asarray(presence.sum(axis=0)).ravel() > 0]
+    p = np.asarray(p, dtype=np.float64)
+    return _group_kkt_residual(presence, np.ones(len(p)), p, alpha_factor / len(p), lam)
+
+
+def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
+                      solver: str = "auto", return_info: bool = False):
+    """Balanced sampling probabilities of Olivier & Raynaud.
+
+    Args:
+        labels: (N, C) presence matrix (array-like or scipy sparse); any nonzero is "present".
+        alpha_factor: the floor ``p_i >= alpha_factor / N``, in [0, 1] (paper: 0.5). At 1 only
+            the uniform vector is feasible.
+        lam: weight of ``lam/2 ||p||^2`` (paper: 500 for N = 1237), >= 0. ``lam = 0`` has many
+            minimisers; the returned one approximates the limit lam -> 0+ (the minimum-norm
+            minimiser): it is solved at ``lam = 1e-8 * N * C``, far below the balance term's
+            curvature, and its objective is within ~1e-9 of the minimum.
+        solver: ``"newton"`` (structured dual Newton, exact, the default behind ``"auto"``)
+            or ``"cvxopt"`` (the paper's solver on the grouped problem; the reference).
+        return_info: also return a :class:`SolveInfo`.
+
+    Returns:
+        ``p``, float64 of shape (N,), summing to 1; images with identical label rows get equal
+        probability. Classes present in no image are dropped from the balance with a warning.
+    """
+    start = time.perf_counter()
+    alpha_factor = _check_real("alpha_factor", alpha_factor, 0.0, 1.0,
+                               "it must lie in [0, 1] (the paper uses 0.5; the floor is "
+                               "alpha_factor / N and above 1 no probability vector is feasible)")
+    lam = _check_real("lam", lam, 0.0, np.inf,
+                      "it must be finite and >= 0 (the paper uses 500 for N = 1237)")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver={solver!r} is not one of {SOLVERS}")
+    presence = presence_matrix(labels)
+    num_images, num_classes = presence.shape
+
+    images_per_class = np.asarray(presence.sum(axis=0)).ravel()
+    kept = np.flatnonzero(images_per_class > 0)
+    dropped = np.flatnonzero(images_per_class == 0).tolist()
+    if dropped:
+        warnings.warn(f"classes {dropped} appear in no image of labels and are left out of the "
+                      f"balance (their expected frequency is 0 whatever p is); remove them from "
+                      f"the dataset's classes or check its annotations.", stacklevel=2)
+    groups = group_label_rows(presence[:, kept])
+    alpha = alpha_factor / num_images
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        q, iterations, used = _solve_groups(groups, alpha_factor, alpha, lam, solver)
+    p = q[groups.inverse]
+    p /= p.sum()  # remove rounding drift; the constraint holds to machine precision
+    if not return_info:
+        return p
+
+    f_all = np.asarray(presence.T @ p).ravel()
+    f_kept = f_all[kept]
+    info = SolveInfo(
+        solver=used, iterations=iterations,
+        kkt_residual=_group_kkt_residual(groups.rows, groups.counts.astype(float),
+                                         q / q[groups.inverse].sum(), alpha, lam),
+        objective=balanced_objective(presence[:, kept], p, lam),
+        class_frequencies=f_all, uniform_class_frequencies=images_per_class / num_images,
+        max_min_ratio=float(f_kept.max() / f_kept.min()) if len(kept) else 1.0,
+        coefficient_of_variation=float(f_kept.std() / f_kept.mean()) if len(kept) else 0.0,
+        num_groups=groups.num_groups, seconds=time.perf_counter() - start,
+        dropped_classes=dropped)
+    return p, info
+
+
+def _solve_groups(groups: LabelGroups, alpha_factor, alpha, lam, solver):
+    """Probability per unique row; returns ``(q, iterations, solver_name)``."""
+    counts = groups.counts
+    num_images = counts.sum()
+    if alpha_factor >= 1.0 or groups.rows.shape[1] == 0:
+        # Only the uniform vector is feasible, or no class to balance (min ||p|| is uniform).
+        return np.full(groups.num_groups, 1.0 / num_images), 0, "closed-form"
+    if solver == "cvxopt":
+        q, result = solve_grouped_cvxopt(groups.rows, counts, alpha_factor, lam)
+        q = np.maximum(q, alpha)
+        return q, int(result["iterations"]), "cvxopt"
+    tol = 1e-14
+    if lam == 0:  # the limit lam -> 0+, approached at a lam far below the balance term's scale
+        lam, tol = ZERO_LAM_SCALE * num_images * groups.rows.shape[1], 1e-11
+    result = solve_dual_newton(groups.rows, counts, alpha, lam, tol=tol)
+    if not result.converged:
+        warnings.warn(f"the Newton solver stopped after {result.iterations} iterations with "
+                      f"dual residual {result.dual_residual:.2e}; the probabilities are usable "
+                      f"but not exact. Try solver='cvxopt' to cross-check.", stacklevel=3)
+    return result.q, result.iterations, "newton"

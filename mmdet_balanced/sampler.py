@@ -1,0 +1,103 @@
+"""Framework-free samplers that draw dataset indices from fixed probabilities.
+
+Plain PyTorch (no MMEngine import): usable with any ``torch.utils.data.DataLoader``. Every rank
+computes the same global draw from ``seed + epoch`` and keeps every ``world_size``-th index from
+position ``rank``, as MMEngine's ``DefaultSampler`` and Detectron2's ``TrainingSampler`` do, so
+interleaving the ranks' indices gives back the single-process draw.
+"""
+import itertools
+import math
+from typing import Iterator, Optional
+
+import numpy as np
+import torch
+from torch.utils.data import Sampler
+
+
+def check_probabilities(probabilities, num_items: Optional[int] = None) -> np.ndarray:
+    """Validate a probability vector; returns it as float64 normalised to sum 1."""
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 1 or p.size == 0:
+        raise ValueError(f"probabilities must be a non-empty 1-D vector; got shape {p.shape}")
+    if num_items is not None and p.size != num_items:
+        raise ValueError(f"probabilities has {p.size} entries but the dataset has {num_items} "
+                         "items; recompute them for this dataset.")
+    if not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
+        raise ValueError("probabilities must be finite, non-negative and not all zero")
+    return p / p.sum()
+
+
+class ProbabilitySampler(Sampler):
+    """Draws ``num_samples`` indices per epoch i.i.d. (with replacement) from ``probabilities``.
+
+    Args:
+        probabilities: one probability per dataset item (normalised here).
+        num_samples: draws per epoch over all ranks; defaults to the number of items.
+        seed: the epoch's draw depends only on ``seed + epoch``; identical on every rank.
+        rank, world_size: this process's slice of the global draw.
+        round_up: pad the global draw so that each rank gets the same count (like
+            ``DefaultSampler``); otherwise the last ranks may get one index fewer.
+    """
+
+    def __init__(self, probabilities, num_samples: Optional[int] = None, seed: int = 0,
+                 rank: int = 0, world_size: int = 1, round_up: bool = True) -> None:
+        self.probabilities = check_probabilities(probabilities)
+        self._cumulative = torch.from_numpy(np.cumsum(self.probabilities))
+        self._cumulative[-1] = 1.0  # every uniform draw in [0, 1) lands on an index
+        size = len(self.probabilities)
+        if num_samples is None:
+            num_samples = size
+        if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
+            raise ValueError(f"num_samples must be a positive int (draws per epoch); "
+                             f"got {num_samples!r}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank={rank} must lie in [0, world_size={world_size})")
+        self.seed, self.rank, self.world_size = int(seed), rank, world_size
+        self.epoch = 0
+        self.round_up = round_up
+        self.epoch_size = num_samples
+        if round_up:
+            self.num_samples = math.ceil(num_samples / world_size)
+            self.total_size = self.num_samples * world_size
+        else:
+            self.num_samples = math.ceil((num_samples - rank) / world_size)
+            self.total_size = num_samples
+
+    def draw(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """``count`` i.i.d. indices (inverse-CDF: one uniform and one binary search each)."""
+        uniforms = torch.rand(count, generator=generator, dtype=torch.float64)
+        return torch.searchsorted(self._cumulative, uniforms, right=True)
+
+    def global_indices(self, epoch: Optional[int] = None) -> torch.Tensor:
+        """The draw of all ranks for ``epoch`` (default: the current one), before slicing."""
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + (self.epoch if epoch is None else epoch))
+        return self.draw(self.total_size, generator)
+
+    def __iter__(self) -> Iterator[int]:
+        indices = self.global_indices()
+        return iter(indices[self.rank:self.total_size:self.world_size].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch's draw (called by the training loop before each epoch)."""
+        self.epoch = epoch
+
+
+class InfiniteProbabilitySampler(ProbabilitySampler):
+    """Endless i.i.d. draws from ``probabilities`` for iteration-based training.
+
+    Like MMEngine's ``InfiniteSampler``: one global stream seeded by ``seed``, drawn in chunks
+    of ``num_samples``; rank ``r`` yields stream positions ``r, r + world_size, ...``.
+    """
+
+    def _global_stream(self) -> Iterator[int]:
+        generator = torch.Generator()
+        generator.manual_seed(self.seed)
+        while True:
+            yield from self.draw(self.epoch_size, generator).tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.islice(self._global_stream(), self.rank, None, self.world_size)

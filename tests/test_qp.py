@@ -1,0 +1,134 @@
+"""The balanced QP: agreement with the paper's dense CVXOPT formulation, validation."""
+import zlib
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from mmdet_balanced import balanced_objective, kkt_residual, solve_balanced_qp
+from mmdet_balanced.cvxopt_backend import solve_dense_paper_qp
+from tests.conftest import random_labels
+
+
+def test_matches_dense_paper_formulation_on_table1(table1_labels):
+    num_images = len(table1_labels)
+    reference = solve_dense_paper_qp(table1_labels, alpha_factor=0.5, lam=500.0)
+    for solver in ("newton", "cvxopt"):
+        p = solve_balanced_qp(table1_labels, alpha_factor=0.5, lam=500.0, solver=solver)
+        assert np.abs(p - reference).max() * num_images < 1e-4, solver
+        assert (balanced_objective(table1_labels, p, 500.0)
+                <= balanced_objective(table1_labels, reference, 500.0) + 1e-12), solver
+
+
+def test_balanced_frequencies_are_more_even_than_uniform(table1_labels):
+    p, info = solve_balanced_qp(table1_labels, return_info=True)
+    uniform = info.uniform_class_frequencies
+    assert info.max_min_ratio < uniform.max() / uniform.min() / 5
+    heart = 10  # rarest class, 36 images of 1237: raised far above its uniform frequency
+    assert info.class_frequencies[heart] > 4 * uniform[heart]
+    assert info.kkt_residual < 1e-9
+    assert info.num_groups < 40  # Proposition 1: few unique label rows
+
+
+def test_constraints_and_equal_probability_for_identical_rows():
+    rng = np.random.default_rng(0)
+    labels = random_labels(rng, 300, 6, density=0.2)
+    p = solve_balanced_qp(labels, alpha_factor=0.5, lam=50.0)
+    assert p.dtype == np.float64 and p.shape == (300,)
+    assert abs(p.sum() - 1) < 1e-12
+    assert p.min() >= 0.5 / 300 - 1e-15
+    _, group = np.unique(labels, axis=0, return_inverse=True)
+    for g in np.unique(group):
+        members = p[group.ravel() == g]
+        assert np.ptp(members) == 0.0
+
+
+def test_sparse_input_and_counts_equal_dense_presence():
+    rng = np.random.default_rng(1)
+    labels = random_labels(rng, 200, 5)
+    counts = labels * rng.integers(1, 4, size=labels.shape)  # box counts: nonzero = present
+    p_dense = solve_balanced_qp(labels)
+    np.testing.assert_array_equal(solve_balanced_qp(sp.csr_matrix(counts)), p_dense)
+    np.testing.assert_array_equal(solve_balanced_qp(counts.tolist()), p_dense)
+
+
+@pytest.mark.parametrize("case", ["random", "duplicates", "single_class", "identical_rows",
+                                  "class_everywhere", "background_rows"])
+@pytest.mark.parametrize("alpha_factor", [0.0, 0.5, 1.0])
+@pytest.mark.parametrize("lam", [0.0, 1.0, 500.0])
+def test_newton_agrees_with_cvxopt(case, alpha_factor, lam):
+    rng = np.random.default_rng(zlib.crc32(f"{case}-{alpha_factor}-{lam}".encode()))
+    labels = random_labels(rng, 150, 7)
+    if case == "duplicates":
+        labels = np.repeat(labels[:20], 8, axis=0)
+    elif case == "single_class":
+        labels = labels[:, :1]
+    elif case == "identical_rows":
+        labels = np.tile([[1.0, 0.0, 1.0]], (60, 1))
+    elif case == "class_everywhere":
+        labels[:, 0] = 1.0
+    elif case == "background_rows":
+        labels[:70] = 0.0
+    p, info = solve_balanced_qp(labels, alpha_factor, lam, solver="newton", return_info=True)
+    q, ref = solve_balanced_qp(labels, alpha_factor, lam, solver="cvxopt", return_info=True)
+    assert info.objective <= ref.objective + 1e-9 * max(1.0, ref.objective)
+    if lam > 0:  # unique minimiser: the same vector
+        assert np.abs(p - q).max() * len(p) < 1e-6
+        assert info.kkt_residual < 1e-9
+    else:  # many minimisers: the same optimal value
+        assert info.objective == pytest.approx(ref.objective, rel=1e-6, abs=1e-9)
+    if alpha_factor == 1.0:
+        np.testing.assert_allclose(p, 1.0 / len(p), rtol=1e-12)
+
+
+def test_kkt_residual_detects_a_non_optimal_vector(table1_labels):
+    uniform = np.full(len(table1_labels), 1.0 / len(table1_labels))
+    assert kkt_residual(table1_labels, uniform, 0.5, 500.0) > 1e-2
+    p = solve_balanced_qp(table1_labels)
+    assert kkt_residual(table1_labels, p, 0.5, 500.0) < 1e-9
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(alpha_factor=1.5), "alpha_factor"),
+    (dict(alpha_factor=-0.1), "alpha_factor"),
+    (dict(alpha_factor=float("nan")), "alpha_factor"),
+    (dict(lam=-1.0), "lam"),
+    (dict(lam=float("inf")), "lam"),
+    (dict(solver="gurobi"), "solver"),
+])
+def test_bad_parameters_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        solve_balanced_qp(np.eye(3), **kwargs)
+
+
+def test_wrong_parameter_types_are_named():
+    with pytest.raises(TypeError, match="alpha_factor"):
+        solve_balanced_qp(np.eye(3), alpha_factor="0.5")
+    with pytest.raises(TypeError, match="labels"):
+        solve_balanced_qp([["a", "b"]])
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.zeros((0, 3)), "empty"),
+    (np.array([[1.0, np.nan]]), "NaN"),
+    (np.array([[1.0, -1.0]]), "negative"),
+    (np.array([1.0, 0.0]), "2-D"),
+    (np.zeros((4, 0)), "no columns"),
+])
+def test_bad_labels_are_explained(labels, message):
+    with pytest.raises(ValueError, match=message):
+        solve_balanced_qp(labels)
+
+
+def test_class_in_no_image_is_dropped_with_a_warning():
+    labels = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0], [1, 0, 0]], dtype=float)
+    with pytest.warns(UserWarning, match=r"classes \[2\]"):
+        p, info = solve_balanced_qp(labels, return_info=True)
+    np.testing.assert_allclose(p, solve_balanced_qp(labels[:, :2]), atol=1e-15)
+    assert info.dropped_classes == [2] and info.class_frequencies[2] == 0.0
+
+
+def test_no_labelled_image_gives_uniform():
+    with pytest.warns(UserWarning, match="appear in no image"):
+        p = solve_balanced_qp(np.zeros((5, 2)))
+    np.testing.assert_allclose(p, 0.2)
