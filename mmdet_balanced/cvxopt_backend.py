@@ -8,9 +8,11 @@ published (dense N x N ``E M E^T``); it exists only to check the other two on sm
 import numpy as np
 import scipy.sparse as sp
 
-#: Tight enough to agree with the Newton solver to ~1e-10 in N * p; CVXOPT breaks down (division
-#: by zero, sqrt of a negative) when asked for more, so each break-down retries 10x looser.
-_TOLERANCES = (1e-12, 1e-11, 1e-10, 1e-9, 1e-8, 1e-7)
+#: (gap tolerance, feasibility tolerance), tightest first. The objective is very flat in p
+#: (lam/N^2 against O(1) balance terms), so CVXOPT needs gap tolerances near machine precision
+#: to pin p down to ~1e-7 (in N * p); when it breaks down there (division by zero, sqrt of a
+#: negative), it is retried one rung looser.
+_TOLERANCES = ((1e-15, 1e-13), (1e-13, 1e-12), (1e-11, 1e-11), (1e-9, 1e-9), (1e-7, 1e-7))
 
 
 def _spmatrix(matrix):
@@ -23,8 +25,9 @@ def _spmatrix(matrix):
 def _run_qp(P, q, G, h, A, b, options):
     import cvxopt
     from cvxopt import solvers
-    for tol in _TOLERANCES:
-        settings = dict(abstol=tol, reltol=tol, feastol=tol, maxiters=200, show_progress=False)
+    for gap_tol, feas_tol in _TOLERANCES:
+        settings = dict(abstol=gap_tol, reltol=gap_tol, feastol=feas_tol, maxiters=400,
+                        show_progress=False)
         try:
             result = solvers.qp(P, cvxopt.matrix(q), G, cvxopt.matrix(h), A, cvxopt.matrix(b),
                                 options=dict(settings, **(options or {})))

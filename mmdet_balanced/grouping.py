@@ -32,8 +32,9 @@ class LabelGroups:
 def group_label_rows(presence: sp.csr_matrix) -> LabelGroups:
     """Group the rows of a 0/1 CSR matrix into unique rows with multiplicities."""
     presence = sp.csr_matrix(presence)
-    presence.sum_duplicates()
-    presence.sort_indices()
+    if not presence.has_canonical_format:
+        presence = presence.copy()  # sorted, duplicate-free indices; the caller's stay as given
+        presence.sum_duplicates()
     num_images, num_classes = presence.shape
     row_nnz = np.diff(presence.indptr)
     max_nnz = int(row_nnz.max()) if num_images else 0
@@ -43,35 +44,36 @@ def group_label_rows(presence: sp.csr_matrix) -> LabelGroups:
             counts=np.array([num_images], dtype=np.int64),
             inverse=np.zeros(num_images, dtype=np.int64))
 
-    # Row r's j-th label (or the pad value num_classes) in column j of a (N, max_nnz) table.
-    padded = np.full((num_images, max_nnz), num_classes, dtype=np.int64)
-    position = np.arange(presence.nnz) - np.repeat(presence.indptr[:-1], row_nnz)
-    padded[np.repeat(np.arange(num_images), row_nnz), position] = presence.indices
-
-    # Pack as many padded columns as fit exactly into each 63-bit key.
+    # Key of row r: its sorted labels, padded with num_classes, packed as many per 63-bit key
+    # as fit exactly. Built one label position at a time (no N x max_nnz table).
     bits = max(1, int(num_classes).bit_length())
     per_key = max(1, 63 // bits)
+    starts = presence.indptr[:-1]
     keys = []
-    for start in range(0, max_nnz, per_key):
+    for first_position in range(0, max_nnz, per_key):
         key = np.zeros(num_images, dtype=np.int64)
-        for column in range(start, min(start + per_key, max_nnz)):
-            key = (key << bits) | padded[:, column]
+        for position in range(first_position, min(first_position + per_key, max_nnz)):
+            has_label = row_nnz > position
+            label = np.full(num_images, num_classes, dtype=np.int64)
+            label[has_label] = presence.indices[starts[has_label] + position]
+            key <<= bits
+            key |= label
         keys.append(key)
 
-    if len(keys) == 1:
-        _, first, inverse, counts = np.unique(
-            keys[0], return_index=True, return_inverse=True, return_counts=True)
-    else:
-        order = np.lexsort(keys[::-1])
-        stacked = np.stack([k[order] for k in keys], axis=1)
-        is_new = np.ones(num_images, dtype=bool)
-        is_new[1:] = np.any(stacked[1:] != stacked[:-1], axis=1)
-        group_of_sorted = np.cumsum(is_new) - 1
-        inverse = np.empty(num_images, dtype=np.int64)
-        inverse[order] = group_of_sorted
-        first = order[is_new]
-        counts = np.bincount(group_of_sorted)
+    order = np.argsort(keys[0], kind="stable") if len(keys) == 1 else np.lexsort(keys[::-1])
+    is_new = np.zeros(num_images, dtype=bool)
+    is_new[0] = True
+    for key in keys:
+        ordered = key[order]
+        is_new[1:] |= ordered[1:] != ordered[:-1]
+        del ordered
+    del keys
+    group_of_sorted = np.cumsum(is_new) - 1
+    inverse = np.empty(num_images, dtype=np.int64)
+    inverse[order] = group_of_sorted
+    first = order[is_new]
+    counts = np.diff(np.append(np.flatnonzero(is_new), num_images))
     rows = presence[first]
     rows.data[:] = 1.0
     return LabelGroups(rows=rows.astype(np.float64), counts=counts.astype(np.int64),
-                       inverse=inverse.ravel().astype(np.int64))
+                       inverse=inverse)

@@ -65,9 +65,13 @@ def presence_matrix(labels) -> sp.csr_matrix:
         raise ValueError("labels contains NaN or infinite values; use 0/1 presence or counts.")
     if np.any(matrix.data < 0):
         raise ValueError("labels contains negative values; use 0/1 presence or box counts.")
-    matrix.eliminate_zeros()
-    matrix.data[:] = 1.0
-    return matrix
+    if not matrix.has_canonical_format or not np.all(matrix.data != 0):
+        matrix = matrix.copy()  # never modify the caller's arrays
+        matrix.sum_duplicates()
+        matrix.eliminate_zeros()
+    # The 0/1 pattern, sharing the (read-only here) index arrays of ``matrix``.
+    return sp.csr_matrix((np.ones(matrix.nnz), matrix.indices, matrix.indptr),
+                         shape=matrix.shape)
 
 
 def _check_real(name, value, low, high, hint):
@@ -166,7 +170,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
         warnings.warn(f"classes {dropped} appear in no image of labels and are left out of the "
                       f"balance (their expected frequency is 0 whatever p is); remove them from "
                       f"the dataset's classes or check its annotations.", stacklevel=2)
-    groups = group_label_rows(presence[:, kept])
+    groups = group_label_rows(presence[:, kept] if dropped else presence)
     alpha = alpha_factor / num_images
 
     with threadpool_limits(limits=1, user_api="blas"):

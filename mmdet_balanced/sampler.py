@@ -27,6 +27,36 @@ def check_probabilities(probabilities, num_items: Optional[int] = None) -> np.nd
     return p / p.sum()
 
 
+def alias_table(p: np.ndarray):
+    """Walker's alias table for ``p``, built vectorised in O(N log N).
+
+    Draw ``i`` uniformly, keep it with probability ``accept[i]``, else take ``alias[i]``. The
+    usual one-pass construction (each small item borrows from the current large one, a large one
+    that falls below 1 becomes small and borrows from the next) is evaluated in closed form: lay
+    the small items' deficits end to end and the large items' surpluses end to end; a small item
+    borrows from the large item whose surplus interval holds the start of its deficit, and a
+    large item k gives out where the surplus line passes its end, keeping 1 - overshoot.
+    """
+    scaled = p * len(p)
+    accept = np.ones(len(p))
+    alias = np.arange(len(p))
+    small, large = np.flatnonzero(scaled < 1.0), np.flatnonzero(scaled >= 1.0)
+    if small.size == 0 or large.size == 0:
+        return accept, alias
+    deficit_end = np.cumsum(1.0 - scaled[small])
+    deficit_start = deficit_end - (1.0 - scaled[small])
+    surplus_end = np.cumsum(scaled[large] - 1.0)
+    lender = np.minimum(np.searchsorted(surplus_end, deficit_start, side="right"), large.size - 1)
+    accept[small], alias[small] = scaled[small], large[lender]
+    exhausted = np.flatnonzero(surplus_end[:-1] < deficit_end[-1])  # the last one never is
+    crossing = np.minimum(np.searchsorted(deficit_end, surplus_end[exhausted], side="right"),
+                          small.size - 1)
+    overshoot = deficit_end[crossing] - surplus_end[exhausted]
+    accept[large[exhausted]] = np.clip(1.0 - overshoot, 0.0, 1.0)
+    alias[large[exhausted]] = large[exhausted + 1]
+    return accept, alias
+
+
 class ProbabilitySampler(Sampler):
     """Draws ``num_samples`` indices per epoch i.i.d. (with replacement) from ``probabilities``.
 
@@ -42,8 +72,8 @@ class ProbabilitySampler(Sampler):
     def __init__(self, probabilities, num_samples: Optional[int] = None, seed: int = 0,
                  rank: int = 0, world_size: int = 1, round_up: bool = True) -> None:
         self.probabilities = check_probabilities(probabilities)
-        self._cumulative = torch.from_numpy(np.cumsum(self.probabilities))
-        self._cumulative[-1] = 1.0  # every uniform draw in [0, 1) lands on an index
+        accept, alias = alias_table(self.probabilities)
+        self._accept, self._alias = torch.from_numpy(accept), torch.from_numpy(alias)
         size = len(self.probabilities)
         if num_samples is None:
             num_samples = size
@@ -64,9 +94,13 @@ class ProbabilitySampler(Sampler):
             self.total_size = num_samples
 
     def draw(self, count: int, generator: torch.Generator) -> torch.Tensor:
-        """``count`` i.i.d. indices (inverse-CDF: one uniform and one binary search each)."""
-        uniforms = torch.rand(count, generator=generator, dtype=torch.float64)
-        return torch.searchsorted(self._cumulative, uniforms, right=True)
+        """``count`` i.i.d. indices by the alias method, O(1) each. One float64 uniform per draw:
+        its integer part (times N) picks the column, its fraction the accept test; so a longer
+        draw extends a shorter one with the same generator state."""
+        scaled = torch.rand(count, generator=generator, dtype=torch.float64) * len(self._accept)
+        candidate = scaled.long().clamp_(max=len(self._accept) - 1)
+        keep = (scaled - candidate) < self._accept[candidate]
+        return torch.where(keep, candidate, self._alias[candidate])
 
     def global_indices(self, epoch: Optional[int] = None) -> torch.Tensor:
         """The draw of all ranks for ``epoch`` (default: the current one), before slicing."""

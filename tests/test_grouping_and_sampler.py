@@ -6,6 +6,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from mmdet_balanced import InfiniteProbabilitySampler, ProbabilitySampler, solve_balanced_qp
+from mmdet_balanced.sampler import alias_table
 from mmdet_balanced.grouping import group_label_rows
 from tests.conftest import random_labels
 
@@ -96,3 +97,14 @@ def test_works_with_a_plain_pytorch_dataloader():
 def test_bad_sampler_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ProbabilitySampler(**kwargs)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_alias_table_reproduces_the_probabilities_exactly(seed):
+    rng = np.random.default_rng(seed)
+    p = rng.random(1000) ** 4 * (rng.random(1000) < 0.8)  # skewed, with zeros
+    p /= p.sum()
+    accept, alias = alias_table(p)
+    implied = accept.copy()
+    np.add.at(implied, alias, 1.0 - accept)
+    np.testing.assert_allclose(implied / len(p), p, atol=1e-13)
