@@ -6,6 +6,8 @@ ClassBalancedDataset, MultiImageMixDataset) are followed to their inner datasets
 ``ignore_flag = 1`` do not count: MMDetection does not train on them. Images without boxes are
 rows of zeros.
 """
+import contextlib
+import gc
 import itertools
 import pickle
 
@@ -23,26 +25,36 @@ def dataset_classes(dataset) -> tuple:
     return tuple(classes)
 
 
-def _instance_labels(data_info):
-    return [inst["bbox_label"] for inst in data_info.get("instances", ())
-            if not inst.get("ignore_flag", 0)]
-
-
 def _iter_data_infos(dataset):
     """Yield each image's raw data info, without the deep copy of ``get_data_info``."""
     if getattr(dataset, "serialize_data", False):
-        data_bytes, ends = dataset.data_bytes, dataset.data_address
+        buffer = memoryview(dataset.data_bytes)
         start = 0
-        for end in ends:
-            yield pickle.loads(memoryview(data_bytes[start:end]))
+        for end in dataset.data_address.tolist():
+            yield pickle.loads(buffer[start:end])
             start = end
     else:
         yield from dataset.data_list
 
 
+@contextlib.contextmanager
+def _cyclic_gc_paused():
+    """Unpickling ~1e5 small dicts triggers many cyclic-GC passes over all live objects (35% of
+    the time measured at 118k images); the infos are acyclic, so reference counting frees them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _base_label_rows(dataset):
     if hasattr(dataset, "data_list") or hasattr(dataset, "data_bytes"):
-        return [_instance_labels(info) for info in _iter_data_infos(dataset)]
+        with _cyclic_gc_paused():
+            return [[inst["bbox_label"] for inst in info.get("instances", ())
+                     if not inst.get("ignore_flag", 0)] for info in _iter_data_infos(dataset)]
     if hasattr(dataset, "get_cat_ids"):
         return [list(dataset.get_cat_ids(i)) for i in range(len(dataset))]
     raise TypeError(f"cannot read labels from {type(dataset).__name__}: it has neither "

@@ -22,6 +22,12 @@ from .sampler import InfiniteProbabilitySampler, ProbabilitySampler
 def balanced_probabilities(dataset, alpha_factor: float, lam: float, solver: str, owner: str):
     """Solve the QP for ``dataset``, make every rank hold rank 0's vector, log the effect."""
     labels = label_matrix(dataset)
+    if labels.nnz == 0:
+        raise ValueError(
+            f"{owner}: no image of the training dataset has a (non-ignored) box of its "
+            f"{labels.shape[1]} classes, so there is nothing to balance. Check that "
+            "metainfo['classes'] matches the category names in ann_file, or use "
+            "DefaultSampler.")
     p, info = solve_balanced_qp(labels, alpha_factor=alpha_factor, lam=lam, solver=solver,
                                 return_info=True)
     rank, world_size = get_dist_info()

@@ -89,8 +89,8 @@ def class_frequencies(presence, p) -> np.ndarray:
 
 def balanced_objective(presence, p, lam: float) -> float:
     """The paper's objective ``1/2 sum_{l,k}(f_l - f_k)^2 + lam/2 ||p||^2``."""
-    f = class_frequencies(presence, p)
     p = np.asarray(p, dtype=np.float64)
+    f = np.asarray(sp.csr_matrix(presence).T @ p).ravel()
     return float(len(f) * (f @ f) - f.sum() ** 2 + 0.5 * lam * (p @ p))
 
 

@@ -1,0 +1,117 @@
+"""Benchmark (b): building BalancedQPSampler vs MMDetection's ClassAwareSampler on a COCO-size
+dataset (118k images, 80 classes, generated annotations, a real serialized CocoDataset); and
+(d): label extraction and solve on the real annotations in ../shared/data/ when present.
+
+    python benchmarks/bench_sampler_construction.py [--num-images 118000] [--shared ../shared/data]
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import tempfile
+import time
+
+import numpy as np
+from mmengine.dataset import ConcatDataset
+from mmengine.logging import MMLogger
+
+from mmdet.datasets import CocoDataset
+from mmdet.datasets.samplers import ClassAwareSampler
+from mmdet_balanced import BalancedQPSampler, label_matrix, solve_balanced_qp
+from mmdet_balanced.demo_data import long_tailed_labels
+
+
+def write_coco(path, num_images, num_classes, seed=0):
+    labels = long_tailed_labels(num_images, num_classes, seed=seed).tocsr()
+    images = [{"id": i + 1, "file_name": f"{i:07d}.jpg", "width": 640, "height": 480}
+              for i in range(num_images)]
+    annotations, ann_id = [], 0
+    for i in range(num_images):
+        for c in labels.indices[labels.indptr[i]:labels.indptr[i + 1]]:
+            ann_id += 1
+            annotations.append({"id": ann_id, "image_id": i + 1, "category_id": int(c) + 1,
+                                "bbox": [10.0, 20.0, 100.0, 80.0], "area": 8000.0,
+                                "iscrowd": 0})
+    categories = [{"id": c + 1, "name": f"class{c:03d}"} for c in range(num_classes)]
+    with open(path, "w") as handle:
+        json.dump({"images": images, "annotations": annotations, "categories": categories},
+                  handle)
+    return tuple(c["name"] for c in categories)
+
+
+def coco(ann_file, classes=None):
+    if classes is None:  # the file's own categories
+        with open(ann_file) as handle:
+            classes = tuple(c["name"] for c in json.load(handle)["categories"])
+    return CocoDataset(ann_file=ann_file, data_root="", data_prefix=dict(img=""), pipeline=[],
+                       metainfo=dict(classes=classes), filter_cfg=dict(filter_empty_gt=False))
+
+
+def timed(function):
+    start = time.perf_counter()
+    result = function()
+    return result, time.perf_counter() - start
+
+
+def construction(num_images):
+    with tempfile.TemporaryDirectory() as tmp:
+        ann_file = osp.join(tmp, "coco_size.json")
+        classes, seconds = timed(lambda: write_coco(ann_file, num_images, 80))
+        dataset, load = timed(lambda: coco(ann_file, classes))
+    print(f"(b) COCO-size dataset: {len(dataset)} images, 80 classes "
+          f"(generated in {seconds:.1f} s, CocoDataset loaded in {load:.1f} s, serialized)")
+    builders = {"ClassAwareSampler": lambda: ClassAwareSampler(dataset, seed=0),
+                "BalancedQPSampler": lambda: BalancedQPSampler(dataset, seed=0)}
+    times = {name: [] for name in builders}
+    for _ in range(7):  # alternate, so that machine noise hits both alike
+        for name, build in builders.items():
+            times[name].append(timed(build)[1])
+    print(f"{'sampler':<22} {'median s':>9} {'min s':>7} {'max s':>7}  (7 alternating builds)")
+    for name, values in times.items():
+        print(f"{name:<22} {np.median(values):>9.3f} {min(values):>7.3f} {max(values):>7.3f}")
+    labels, read = timed(lambda: label_matrix(dataset))
+    _, solve = timed(lambda: solve_balanced_qp(labels))
+    print(f"  of which label_matrix {read:.3f} s, solve_balanced_qp {solve:.3f} s")
+
+
+def real_annotations(shared):
+    voc = osp.join(shared, "voc")
+    sets = {
+        "VOC07 trainval": [osp.join(voc, f"pascal_{s}2007.json") for s in ("train", "val")],
+        "VOC07+12 trainval": [osp.join(voc, f"pascal_{s}{y}.json")
+                              for y in ("2007", "2012") for s in ("train", "val")],
+        "FPUS23": [osp.join(shared, "fpus23", "fpus23_coco.json")],
+        "BCCD trainval": [osp.join(shared, "bccd", "bccd_trainval.coco.json")],
+    }
+    print("\n(d) real annotations (alpha_factor=0.5, lam=500)")
+    print(f"{'dataset':<20} {'images':>7} {'C':>3} {'K':>5} {'read s':>7} {'solve s':>8} "
+          f"{'KKT':>8} {'max/min unif':>12} {'max/min bal':>11} {'min pN':>7} {'bg mass':>8}")
+    for name, files in sets.items():
+        if not all(osp.exists(f) for f in files):
+            print(f"{name:<20} (not found under {shared})")
+            continue
+        datasets = [coco(f) for f in files]
+        dataset = datasets[0] if len(datasets) == 1 else ConcatDataset(datasets)
+        labels, read = timed(lambda: label_matrix(dataset))
+        (p, info), solve = timed(lambda: solve_balanced_qp(labels, return_info=True))
+        uniform = info.uniform_class_frequencies
+        background = np.asarray(labels.sum(axis=1)).ravel() == 0
+        print(f"{name:<20} {labels.shape[0]:>7} {labels.shape[1]:>3} {info.num_groups:>5} "
+              f"{read:>7.2f} {solve:>8.3f} {info.kkt_residual:>8.1e} "
+              f"{uniform.max() / uniform.min():>12.2f} {info.max_min_ratio:>11.2f} "
+              f"{p.min() * len(p):>7.2f} {p[background].sum():>8.3f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--num-images", type=int, default=118_000)
+    parser.add_argument("--shared", default=osp.join(osp.dirname(__file__), "..", "..",
+                                                     "shared", "data"))
+    args = parser.parse_args(argv)
+    MMLogger.get_instance("mmengine", log_level="WARNING")  # keep the samplers' tables quiet
+    construction(args.num_images)
+    real_annotations(osp.normpath(args.shared))
+
+
+if __name__ == "__main__":
+    main()
