@@ -10,12 +10,15 @@ import importlib.util
 from .labels import label_matrix
 from .qp import (SolveInfo, balanced_objective, class_frequencies, kkt_residual,
                  solve_balanced_qp)
-from .sampler import InfiniteProbabilitySampler, ProbabilitySampler
+from .sampler import InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler
 
 __version__ = "0.1.0"
 __all__ = ["solve_balanced_qp", "label_matrix", "balanced_objective", "class_frequencies", "kkt_residual",
-           "SolveInfo", "ProbabilitySampler", "InfiniteProbabilitySampler"]
+           "SolveInfo", "ProbabilitySampler", "InfiniteProbabilitySampler", "RepeatSampler"]
 
 if importlib.util.find_spec("mmdet") is not None:
-    from .mmdet_samplers import BalancedQPSampler, InfiniteBalancedQPSampler
-    __all__ += ["BalancedQPSampler", "InfiniteBalancedQPSampler"]
+    from .metrics import ClassAPMetric
+    from .mmdet_samplers import (BalancedQPSampler, InfiniteBalancedQPSampler,
+                                 OversamplingSampler)
+    __all__ += ["BalancedQPSampler", "InfiniteBalancedQPSampler", "OversamplingSampler",
+                "ClassAPMetric"]

@@ -1,4 +1,5 @@
-"""MMDetection glue: registered samplers that draw training images with balanced probabilities.
+"""MMDetection glue: registered samplers that draw training images with balanced probabilities,
+and the paper's oversampling baseline.
 
 Turned on by one config entry (with ``custom_imports = dict(imports=["mmdet_balanced"])``)::
 
@@ -8,6 +9,8 @@ The probabilities are computed once, when the sampler is built, from the dataset
 """
 from typing import Optional
 
+import numpy as np
+
 from mmengine.dist import broadcast_object_list, get_dist_info, sync_random_seed
 from mmengine.logging import print_log
 
@@ -16,10 +19,18 @@ from mmdet.registry import DATA_SAMPLERS
 from .labels import dataset_classes, label_matrix
 from .qp import solve_balanced_qp
 from .report import format_frequency_table
-from .sampler import InfiniteProbabilitySampler, ProbabilitySampler
+from .sampler import InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler
 
 
-def balanced_probabilities(dataset, alpha_factor: float, lam: float, solver: str, owner: str):
+def _log_frequencies(owner, dataset, labels, columns, header):
+    """Log the expected draws per epoch containing each class (``columns``: name -> counts)."""
+    table = format_frequency_table(dataset_classes(dataset), columns)
+    print_log(f"{owner}: {labels.shape[0]} images, {labels.shape[1]} classes; {header}. "
+              f"Expected draws per epoch containing each class:\n{table}", logger="current")
+
+
+def balanced_probabilities(dataset, alpha_factor: float, lam: float, solver: str, owner: str,
+                           num_samples: Optional[int] = None):
     """Solve the QP for ``dataset``, make every rank hold rank 0's vector, log the effect."""
     labels = label_matrix(dataset)
     if labels.nnz == 0:
@@ -35,15 +46,13 @@ def balanced_probabilities(dataset, alpha_factor: float, lam: float, solver: str
         shared = [p]
         broadcast_object_list(shared, src=0)
         p = shared[0]
-    table = format_frequency_table(
-        dataset_classes(dataset),
-        {"uniform": info.uniform_class_frequencies, "balanced": info.class_frequencies},
-        num_images=len(p))
-    print_log(f"{owner}: {len(p)} images, {labels.shape[1]} classes, {info.num_groups} unique "
-              f"label rows; alpha_factor={alpha_factor}, lam={lam}; solver {info.solver} "
-              f"({info.iterations} iterations, KKT residual {info.kkt_residual:.1e}, "
-              f"{info.seconds:.2f} s). Expected images per epoch containing each class:\n"
-              f"{table}", logger="current")
+    draws = num_samples or len(p)
+    _log_frequencies(owner, dataset, labels,
+                     {"uniform": info.uniform_class_frequencies * len(p),
+                      "balanced": info.class_frequencies * draws},
+                     f"{info.num_groups} unique label rows; alpha_factor={alpha_factor}, "
+                     f"lam={lam}; solver {info.solver} ({info.iterations} iterations, KKT "
+                     f"residual {info.kkt_residual:.1e}, {info.seconds:.2f} s)")
     return p, info
 
 
@@ -64,7 +73,7 @@ class BalancedQPSampler(ProbabilitySampler):
                  round_up: bool = True) -> None:
         rank, world_size = get_dist_info()
         probabilities, self.solve_info = balanced_probabilities(
-            dataset, alpha_factor, lam, solver, type(self).__name__)
+            dataset, alpha_factor, lam, solver, type(self).__name__, num_samples)
         super().__init__(probabilities, num_samples=num_samples,
                          seed=sync_random_seed() if seed is None else seed,
                          rank=rank, world_size=world_size, round_up=round_up)
@@ -85,3 +94,50 @@ class InfiniteBalancedQPSampler(InfiniteProbabilitySampler):
                          seed=sync_random_seed() if seed is None else seed,
                          rank=rank, world_size=world_size)
         self.dataset = dataset
+
+
+def oversampling_repeats(labels, class_names, factors: dict) -> np.ndarray:
+    """Per-image repeat count: the largest factor among the chosen classes it contains, else 1."""
+    if not isinstance(factors, dict) or not factors:
+        raise TypeError("factors must be a non-empty dict {class name: integer factor}, "
+                        f"e.g. dict(cerebellum=2, heart=5); got {factors!r}")
+    unknown = sorted(set(factors) - set(class_names))
+    if unknown:
+        raise ValueError(f"factors names unknown classes {unknown}; the dataset's classes are "
+                         f"{list(class_names)}")
+    repeats = np.ones(labels.shape[0], dtype=np.int64)
+    for name, factor in factors.items():
+        if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+            raise ValueError(f"factors[{name!r}] must be an integer >= 1 (how many copies of "
+                             f"each image containing it); got {factor!r}")
+        has_class = labels[:, list(class_names).index(name)].toarray().ravel() > 0
+        repeats[has_class] = np.maximum(repeats[has_class], factor)
+    return repeats
+
+
+@DATA_SAMPLERS.register_module()
+class OversamplingSampler(RepeatSampler):
+    """The paper's oversampling baseline: every image containing a chosen class appears that
+    class's factor times per epoch (the largest factor if it has several), shuffled.
+
+    Args:
+        dataset: the training dataset.
+        factors: ``{class name: integer factor}``, e.g. ``dict(cerebellum=2, heart=5)``.
+        seed, shuffle, round_up: as for MMEngine's ``DefaultSampler``.
+    """
+
+    def __init__(self, dataset, factors: dict, seed: Optional[int] = None,
+                 shuffle: bool = True, round_up: bool = True) -> None:
+        labels = label_matrix(dataset)
+        classes = dataset_classes(dataset)
+        repeats = oversampling_repeats(labels, classes, factors)
+        rank, world_size = get_dist_info()
+        super().__init__(repeats, seed=sync_random_seed() if seed is None else seed,
+                         rank=rank, world_size=world_size, shuffle=shuffle, round_up=round_up)
+        self.dataset = dataset
+        uniform_draws = np.asarray(labels.sum(axis=0)).ravel()
+        oversampled_draws = np.asarray(labels.T @ repeats).ravel()
+        _log_frequencies(type(self).__name__, dataset, labels,
+                         {"uniform": uniform_draws, "oversampled": oversampled_draws},
+                         f"factors={factors}, {repeats.sum()} draws per epoch")
+        self.class_frequencies = oversampled_draws / repeats.sum()

@@ -11,16 +11,16 @@ def frequency_spread(frequencies) -> dict:
     return {"max_min_ratio": float(f.max() / f.min()), "cv": float(f.std() / f.mean())}
 
 
-def format_frequency_table(class_names, columns: dict, num_images: int) -> str:
-    """Table of expected images per epoch containing each class (``f * N``), one column per
-    sampling scheme, with the max/min ratio and CV of each column underneath."""
+def format_frequency_table(class_names, columns: dict) -> str:
+    """Table of the expected number of draws per epoch containing each class (one column per
+    sampling scheme: its f times its epoch length), with each column's max/min ratio and CV."""
     names = [str(n) for n in class_names]
     width = max([len("class")] + [len(n) for n in names])
     heads = list(columns)
     col_w = [max(10, len(h)) for h in heads]
     lines = [f"{'class':<{width}}  " + "  ".join(f"{h:>{w}}" for h, w in zip(heads, col_w))]
     for i, name in enumerate(names):
-        cells = [f"{columns[h][i] * num_images:>{w}.1f}" for h, w in zip(heads, col_w)]
+        cells = [f"{columns[h][i]:>{w}.1f}" for h, w in zip(heads, col_w)]
         lines.append(f"{name:<{width}}  " + "  ".join(cells))
     for key, label in (("max_min_ratio", "max/min"), ("cv", "CV")):
         cells = [f"{frequency_spread(columns[h])[key]:>{w}.3f}" for h, w in zip(heads, col_w)]

@@ -135,3 +135,48 @@ class InfiniteProbabilitySampler(ProbabilitySampler):
 
     def __iter__(self) -> Iterator[int]:
         return itertools.islice(self._global_stream(), self.rank, None, self.world_size)
+
+
+class RepeatSampler(Sampler):
+    """Each item ``i`` appears ``repeats[i]`` times per epoch, in a random order (oversampling).
+
+    The epoch is a permutation of the expanded index list, seeded by ``seed + epoch`` and
+    split over ranks as ``DefaultSampler`` splits its permutation.
+    """
+
+    def __init__(self, repeats, seed: int = 0, rank: int = 0, world_size: int = 1,
+                 shuffle: bool = True, round_up: bool = True) -> None:
+        repeats = np.asarray(repeats)
+        if repeats.ndim != 1 or repeats.size == 0 or not np.issubdtype(repeats.dtype, np.integer):
+            raise ValueError("repeats must be a non-empty 1-D integer vector")
+        if repeats.min() < 0 or repeats.sum() == 0:
+            raise ValueError("repeats must be >= 0 and not all zero")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank={rank} must lie in [0, world_size={world_size})")
+        self.repeats = repeats.astype(np.int64)
+        self._expanded = torch.from_numpy(np.repeat(np.arange(len(repeats)), self.repeats))
+        self.seed, self.rank, self.world_size = int(seed), rank, world_size
+        self.shuffle, self.round_up, self.epoch = shuffle, round_up, 0
+        size = len(self._expanded)
+        if round_up:
+            self.num_samples = math.ceil(size / world_size)
+            self.total_size = self.num_samples * world_size
+        else:
+            self.num_samples = math.ceil((size - rank) / world_size)
+            self.total_size = size
+
+    def __iter__(self) -> Iterator[int]:
+        indices = self._expanded
+        if self.shuffle:
+            generator = torch.Generator()
+            generator.manual_seed(self.seed + self.epoch)
+            indices = indices[torch.randperm(len(indices), generator=generator)]
+        if self.round_up and self.total_size > len(indices):
+            indices = indices.repeat(math.ceil(self.total_size / len(indices)))
+        return iter(indices[self.rank:self.total_size:self.world_size].tolist())
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch

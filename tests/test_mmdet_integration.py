@@ -85,8 +85,6 @@ def tiny_config(name, data_root, work_dir, **overrides):
         "train_dataloader.dataset.data_root": data_root,
         "val_dataloader.dataset.data_root": data_root,
         "test_dataloader.dataset.data_root": data_root,
-        "val_evaluator.ann_file": osp.join(data_root, "val.json"),
-        "test_evaluator.ann_file": osp.join(data_root, "val.json"),
         "train_dataloader.batch_size": 2,
         "train_dataloader.sampler.num_samples": 6,  # 3 iterations per epoch
         "train_cfg.max_epochs": 2,

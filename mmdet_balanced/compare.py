@@ -1,0 +1,129 @@
+"""Read per-run metrics from MMEngine work_dirs and compare groups of runs (mean/std/best, KS).
+
+A run directory holds ``test_metrics.json`` (written by ``tools/train_repeats.py``) and/or
+MMEngine's ``<timestamp>/vis_data/scalars.json``; a group is a directory of runs or a glob.
+"""
+import glob
+import json
+import os.path as osp
+from dataclasses import dataclass, field
+from itertools import combinations
+
+import numpy as np
+from scipy.stats import ks_2samp
+
+TEST_FILE = "test_metrics.json"
+
+
+@dataclass
+class Group:
+    name: str
+    runs: dict = field(default_factory=dict)      # run path -> {metric: value}
+    skipped: dict = field(default_factory=dict)   # run path -> why it was left out
+
+
+def _is_run(path):
+    return osp.isfile(osp.join(path, TEST_FILE)) or bool(
+        glob.glob(osp.join(path, "*", "vis_data", "scalars.json")))
+
+
+def find_runs(spec: str):
+    """Run directories named by ``spec``: a run, a directory of runs, or a glob of either."""
+    paths = sorted(glob.glob(spec)) if glob.has_magic(spec) else [spec]
+    runs = []
+    for path in paths:
+        if not osp.isdir(path):
+            continue
+        if _is_run(path):
+            runs.append(path)
+        else:
+            runs += [sub for sub in sorted(glob.glob(osp.join(path, "*"))) if osp.isdir(sub)
+                     and (_is_run(sub) or osp.basename(sub).startswith("run_"))]
+    return runs
+
+
+def _evaluations(scalars_path):
+    """The validation records of a scalars.json (lines with metric keys, not training logs)."""
+    records = []
+    with open(scalars_path) as handle:
+        for line in handle:
+            line = line.strip()
+            if line:
+                record = json.loads(line)
+                if any("/" in key for key in record):  # e.g. balanced/mAP, coco/bbox_mAP
+                    records.append(record)
+    return records
+
+
+def read_run(path: str, select: str = "last", source: str = "auto",
+             best_key: str = None) -> dict:
+    """Metrics of one run. ``source``: ``test`` (test_metrics.json), ``val`` (the latest
+    timestamp's scalars.json; ``select`` = ``last`` evaluation or ``best`` by ``best_key``),
+    or ``auto`` (test when present). Raises ValueError saying what is missing."""
+    test_file = osp.join(path, TEST_FILE)
+    if source in ("auto", "test") and osp.isfile(test_file):
+        with open(test_file) as handle:
+            return {k: float(v) for k, v in json.load(handle)["metrics"].items()}
+    if source == "test":
+        raise ValueError(f"no {TEST_FILE}")
+    stamps = sorted(glob.glob(osp.join(path, "*", "vis_data", "scalars.json")))
+    if not stamps:
+        raise ValueError("no test_metrics.json and no <timestamp>/vis_data/scalars.json")
+    records = _evaluations(stamps[-1])
+    if not records:
+        raise ValueError(f"{stamps[-1]} has no evaluation records")
+    if select == "last":
+        record = records[-1]
+    else:
+        key = best_key or next((k for k in records[-1] if k.endswith("mAP")), None)
+        if key is None or not all(key in r for r in records):
+            raise ValueError(f"cannot pick the best evaluation: key {key!r} missing")
+        record = max(records, key=lambda r: r[key])
+    return {k: float(v) for k, v in record.items()
+            if "/" in k and isinstance(v, (int, float))}
+
+
+def load_group(name: str, specs, **read_kwargs) -> Group:
+    group = Group(name)
+    for spec in specs:
+        runs = find_runs(spec)
+        if not runs:
+            group.skipped[spec] = "matches no run directory"
+        for run in runs:
+            try:
+                group.runs[run] = read_run(run, **read_kwargs)
+            except (ValueError, OSError, json.JSONDecodeError) as error:
+                group.skipped[run] = str(error)
+    return group
+
+
+def summarize(groups, metrics=None, baseline=None):
+    """Rows of per-group statistics and pairwise KS tests for each metric.
+
+    Returns ``(stats, tests)``: stats rows ``(metric, group, mean, std, best, count)`` with the
+    sample std (ddof=1; NaN for one run); tests rows ``(metric, group_a, group_b, D, p)`` from
+    ``scipy.stats.ks_2samp`` (two-sided), for groups with at least 2 runs each.
+    """
+    if metrics is None:
+        metrics = []
+        for group in groups:
+            for values in group.runs.values():
+                metrics += [k for k in values if k not in metrics]
+    stats, tests = [], []
+    for metric in metrics:
+        samples = {}
+        for group in groups:
+            values = np.array([v[metric] for v in group.runs.values() if metric in v])
+            samples[group.name] = values
+            if values.size:
+                stats.append((metric, group.name, float(values.mean()),
+                              float(values.std(ddof=1)) if values.size > 1 else float("nan"),
+                              float(values.max()), int(values.size)))
+        names = [g.name for g in groups]
+        pairs = ([(baseline, n) for n in names if n != baseline] if baseline
+                 else list(combinations(names, 2)))
+        for a, b in pairs:
+            if samples[a].size >= 2 and samples[b].size >= 2:
+                result = ks_2samp(samples[a], samples[b])
+                tests.append((metric, a, b, float(result.statistic), float(result.pvalue)))
+    return stats, tests

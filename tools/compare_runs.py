@@ -1,0 +1,177 @@
+"""Compare groups of training runs: mean / std / best / count per metric, and two-sample
+Kolmogorov-Smirnov tests between groups (as the paper's Tables 2 and 3).
+
+    python tools/compare_runs.py --group uniform=work_dirs/uniform \\
+        --group balanced=work_dirs/balanced [--group oversampling='work_dirs/over*/run_*'] \\
+        [--baseline uniform] [--select last|best] [--source auto|test|val] \\
+        [--metrics REGEX] [--format table|markdown|csv|latex] [--out FILE] [--plot ecdf.png]
+
+Each group is a directory of runs (e.g. made by tools/train_repeats.py) or a glob; a run's
+metrics come from its test_metrics.json, else from the latest <timestamp>/vis_data/scalars.json
+(the last or best evaluation). Runs whose metrics are missing or unreadable are listed and left
+out. Statistics: sample std (ddof=1); KS: scipy.stats.ks_2samp, two-sided, between groups of
+at least 2 runs each (every pair, or each group against --baseline).
+"""
+import argparse
+import csv
+import io
+import math
+import re
+import sys
+
+from mmdet_balanced.compare import load_group, summarize
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--group", action="append", required=True, metavar="NAME=PATH",
+                        help="a group of runs: a directory of runs or a glob (repeatable)")
+    parser.add_argument("--baseline", help="compare each group against this one only")
+    parser.add_argument("--select", choices=["last", "best"], default="last",
+                        help="which validation evaluation of scalars.json (default: last)")
+    parser.add_argument("--best-key", help="metric that defines --select best (default: *mAP)")
+    parser.add_argument("--source", choices=["auto", "test", "val"], default="auto",
+                        help="test_metrics.json, scalars.json, or test when present (default)")
+    parser.add_argument("--metrics", default=".", help="regex selecting metric keys")
+    parser.add_argument("--format", choices=["table", "markdown", "csv", "latex"],
+                        default="table")
+    parser.add_argument("--out", help="also write the output to this file")
+    parser.add_argument("--plot", help="write ECDFs of the per-run values per metric (PNG)")
+    args = parser.parse_args(argv)
+    groups = {}
+    for item in args.group:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            parser.error(f"--group takes NAME=PATH; got {item!r}")
+        groups.setdefault(name, []).append(path)
+    if len(groups) < 2:
+        parser.error("give at least two --group NAME=PATH to compare")
+    if args.baseline and args.baseline not in groups:
+        parser.error(f"--baseline {args.baseline!r} is not one of the groups {list(groups)}")
+    args.groups = groups
+    return args
+
+
+def build_rows(groups, stats, tests, metrics):
+    names = [g.name for g in groups]
+    pairs = sorted({(a, b) for _, a, b, _, _ in tests}, key=lambda p: (names.index(p[0]),
+                                                                         names.index(p[1])))
+    header = ["metric"]
+    for name in names:
+        header += [f"{name} mean", f"{name} std", f"{name} best", f"{name} n"]
+    for a, b in pairs:
+        header += [f"KS D {a}-{b}", f"KS p {a}-{b}"]
+    by_key = {(m, g): (mean, std, best, n) for m, g, mean, std, best, n in stats}
+    ks = {(m, a, b): (d, p) for m, a, b, d, p in tests}
+    rows = []
+    for metric in metrics:
+        row = [metric]
+        for name in names:
+            row += list(by_key.get((metric, name), (math.nan, math.nan, math.nan, 0)))
+        for a, b in pairs:
+            row += list(ks.get((metric, a, b), (math.nan, math.nan)))
+        rows.append(row)
+    return header, rows
+
+
+def cell(value):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return "-" if math.isnan(value) else f"{value:.4f}"
+
+
+def render(header, rows, fmt):
+    text_rows = [[cell(v) for v in row] for row in rows]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows([[v if isinstance(v, str) else repr(v) for v in row] for row in rows])
+        return buffer.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in text_rows]
+        return "\n".join(lines) + "\n"
+    if fmt == "latex":
+        def esc(s):
+            return re.sub(r"([_&%#$])", r"\\\1", s)
+        lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\hline",
+                 " & ".join(esc(h) for h in header) + r" \\", r"\hline"]
+        lines += [" & ".join(esc(v) for v in r) + r" \\" for r in text_rows]
+        lines += [r"\hline", r"\end{tabular}"]
+        return "\n".join(lines) + "\n"
+    widths = [max(len(h), *(len(r[i]) for r in text_rows)) for i, h in enumerate(header)]
+    lines = ["  ".join(h.rjust(w) if i else h.ljust(w) for i, (h, w) in
+                       enumerate(zip(header, widths)))]
+    lines += ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in
+                        enumerate(zip(r, widths))) for r in text_rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot_ecdfs(groups, metrics, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    columns = min(4, len(metrics))
+    rows = math.ceil(len(metrics) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    for axis, metric in zip(axes.flat, metrics):
+        for group in groups:
+            values = np.sort([v[metric] for v in group.runs.values() if metric in v])
+            if values.size:
+                axis.step(np.concatenate([[values[0]], values]),
+                          np.arange(values.size + 1) / values.size, where="post",
+                          label=f"{group.name} (n={values.size})")
+        axis.set_title(metric, fontsize=9)
+        axis.set_ylim(0, 1.05)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(metrics):]:
+        axis.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    figure.suptitle("ECDF of the per-run values")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    groups = [load_group(name, specs, select=args.select, source=args.source,
+                         best_key=args.best_key) for name, specs in args.groups.items()]
+    notes = []
+    for group in groups:
+        for run, why in group.skipped.items():
+            notes.append(f"left out {run} (group {group.name}): {why}")
+        if len(group.runs) < 2:
+            notes.append(f"group {group.name} has {len(group.runs)} run(s): statistics shown, "
+                         "no KS test (it needs at least 2 runs per group)")
+    pattern = re.compile(args.metrics)
+    metrics = []
+    for group in groups:
+        for values in group.runs.values():
+            metrics += [k for k in values if k not in metrics and pattern.search(k)]
+    if not metrics:
+        print("\n".join(notes), file=sys.stderr)
+        print("no metric to compare: no readable run matched, or --metrics selects none",
+              file=sys.stderr)
+        return 1
+    stats, tests = summarize(groups, metrics, args.baseline)
+    header, rows = build_rows(groups, stats, tests, metrics)
+    output = render(header, rows, args.format)
+    sys.stdout.write(output)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.out:
+        with open(args.out, "w") as handle:
+            handle.write(output)
+    if args.plot:
+        plot_ecdfs(groups, metrics, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

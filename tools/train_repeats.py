@@ -1,0 +1,104 @@
+"""Train N runs of one config with distinct seeds, evaluating each on the test split.
+
+    python tools/train_repeats.py CONFIG --runs N --work-dir DIR [--seed-base 0]
+        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi] [--nproc N]
+
+Run k (seed = seed-base + k) trains into ``DIR/run_kk/`` exactly as ``tools/train.py`` would,
+then ``runner.test()`` writes its metrics to ``DIR/run_kk/test_metrics.json``. A run with that
+file is finished and skipped; a run directory without it (interrupted) resumes from its last
+checkpoint. Each run is a fresh process. ``--nproc G --launcher pytorch`` starts each run with
+``torch.distributed.run --nproc_per_node=G``, as MMDetection's ``tools/dist_train.sh`` does.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+HERE = osp.dirname(osp.abspath(__file__))
+FINISHED = "test_metrics.json"
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config")
+    parser.add_argument("--runs", type=int, required=True, help="number of runs in the series")
+    parser.add_argument("--work-dir", required=True, help="the series' directory")
+    parser.add_argument("--seed-base", type=int, default=0, help="run k uses seed-base + k")
+    parser.add_argument("--cfg-options", nargs="+", default=[],
+                        help="config overrides (key=value), passed to every run")
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
+                        default="none")
+    parser.add_argument("--nproc", type=int, default=1,
+                        help="processes per run with --launcher pytorch (GPUs per node)")
+    parser.add_argument("--single-run", help=argparse.SUPPRESS)  # internal: one run's dir
+    parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0,
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.single_run is None and args.runs < 1:
+        parser.error(f"--runs must be >= 1; got {args.runs}")
+    if args.nproc > 1 and args.launcher != "pytorch":
+        parser.error("--nproc > 1 needs --launcher pytorch")
+    return args
+
+
+def run_one(args):
+    """Train and test one run in this process (rank 0 writes the metrics file)."""
+    sys.path.insert(0, HERE)
+    from mmengine.dist import get_rank
+    from mmengine.runner import Runner
+    from train import build_config, parse_args as train_args
+
+    run_dir = args.single_run
+    options = [*args.cfg_options, f"randomness.seed={args.seed}"]
+    train_argv = [args.config, "--work-dir", run_dir, "--launcher", args.launcher,
+                  "--cfg-options", *options]
+    if osp.exists(osp.join(run_dir, "last_checkpoint")):
+        train_argv.append("--resume")  # an interrupted run continues where it stopped
+    cfg = build_config(train_args(train_argv))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    metrics = runner.test()
+    if get_rank() == 0:
+        record = dict(config=args.config, seed=args.seed, cfg_options=args.cfg_options,
+                      metrics={k: float(v) for k, v in metrics.items()})
+        partial = osp.join(run_dir, FINISHED + ".part")
+        with open(partial, "w") as handle:
+            json.dump(record, handle, indent=1)
+        os.replace(partial, osp.join(run_dir, FINISHED))  # appears only when complete
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.single_run is not None:
+        return run_one(args)
+    os.makedirs(args.work_dir, exist_ok=True)
+    for k in range(args.runs):
+        run_dir = osp.join(args.work_dir, f"run_{k:02d}")
+        if osp.exists(osp.join(run_dir, FINISHED)):
+            print(f"[train_repeats] {run_dir}: finished, skipped", flush=True)
+            continue
+        launcher = [sys.executable]
+        if args.launcher == "pytorch":
+            launcher += ["-m", "torch.distributed.run", f"--nproc_per_node={args.nproc}",
+                         f"--master_port={29500 + k % 1000}"]
+        command = [*launcher, osp.abspath(__file__), args.config, "--runs", str(args.runs),
+                   "--work-dir", args.work_dir, "--single-run", run_dir,
+                   "--seed", str(args.seed_base + k), "--launcher", args.launcher]
+        if args.cfg_options:
+            command += ["--cfg-options", *args.cfg_options]
+        print(f"[train_repeats] run {k + 1}/{args.runs} (seed {args.seed_base + k}) -> "
+              f"{run_dir}", flush=True)
+        start = time.perf_counter()
+        subprocess.run(command, check=True)
+        print(f"[train_repeats] {run_dir} done in {time.perf_counter() - start:.0f} s",
+              flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
