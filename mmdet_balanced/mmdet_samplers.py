@@ -7,6 +7,7 @@ Turned on by one config entry (with ``custom_imports = dict(imports=["mmdet_bala
 
 The probabilities are computed once, when the sampler is built, from the dataset's annotations.
 """
+import logging
 from typing import Optional
 
 import numpy as np
@@ -29,8 +30,8 @@ def _log_frequencies(owner, dataset, labels, columns, header):
               f"Expected draws per epoch containing each class:\n{table}", logger="current")
 
 
-def balanced_probabilities(dataset, alpha_factor: float, lam: float, solver: str, owner: str,
-                           num_samples: Optional[int] = None):
+def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = None,
+                           **solve_kwargs):
     """Solve the QP for ``dataset``, make every rank hold rank 0's vector, log the effect."""
     labels = label_matrix(dataset)
     if labels.nnz == 0:
@@ -39,20 +40,26 @@ def balanced_probabilities(dataset, alpha_factor: float, lam: float, solver: str
             f"{labels.shape[1]} classes, so there is nothing to balance. Check that "
             "metainfo['classes'] matches the category names in ann_file, or use "
             "DefaultSampler.")
-    p, info = solve_balanced_qp(labels, alpha_factor=alpha_factor, lam=lam, solver=solver,
-                                return_info=True)
+    p, info = solve_balanced_qp(labels, return_info=True, **solve_kwargs)
     rank, world_size = get_dist_info()
     if world_size > 1:  # bit-identical on every rank, whatever each rank's BLAS did
         shared = [p]
         broadcast_object_list(shared, src=0)
         p = shared[0]
     draws = num_samples or len(p)
+    settings = ", ".join(f"{k}={v}" for k, v in solve_kwargs.items())
     _log_frequencies(owner, dataset, labels,
                      {"uniform": info.uniform_class_frequencies * len(p),
                       "balanced": info.class_frequencies * draws},
-                     f"{info.num_groups} unique label rows; alpha_factor={alpha_factor}, "
-                     f"lam={lam}; solver {info.solver} ({info.iterations} iterations, KKT "
-                     f"residual {info.kkt_residual:.1e}, {info.seconds:.2f} s)")
+                     f"{info.num_groups} unique label rows; {settings}; solver {info.solver} "
+                     f"({info.iterations} iterations, KKT residual {info.kkt_residual:.1e}, "
+                     f"{info.seconds:.2f} s); background images hold "
+                     f"{info.background_mass:.1%} of the probability")
+    if info.starved_classes:
+        names = [dataset_classes(dataset)[i] for i in info.starved_classes]
+        print_log(f"{owner}: classes {names} are rarer than average but end BELOW their uniform "
+                  "frequency: their images also hold frequent classes. objective='maxmin' "
+                  "lifts the worst class first.", logger="current", level=logging.WARNING)
     return p, info
 
 
@@ -63,17 +70,22 @@ class BalancedQPSampler(ProbabilitySampler):
     Args:
         dataset: the training dataset (any MMDetection dataset or wrapper).
         seed: shared random seed; ``None`` synchronises a random one across ranks.
-        alpha_factor, lam, solver: see :func:`mmdet_balanced.solve_balanced_qp`.
+        alpha_factor, lam, solver, lam_scale, objective, background_share, maxmin_eps: see
+            :func:`mmdet_balanced.solve_balanced_qp` (defaults: the paper's formulation).
         num_samples: draws per epoch over all ranks (default: dataset length).
         round_up: pad so that every rank gets the same number of indices.
     """
 
     def __init__(self, dataset, seed: Optional[int] = None, alpha_factor: float = 0.5,
                  lam: float = 500.0, solver: str = "auto", num_samples: Optional[int] = None,
-                 round_up: bool = True) -> None:
+                 round_up: bool = True, lam_scale: Optional[float] = None,
+                 objective: str = "paper", background_share=None,
+                 maxmin_eps: float = 1e-3) -> None:
         rank, world_size = get_dist_info()
         probabilities, self.solve_info = balanced_probabilities(
-            dataset, alpha_factor, lam, solver, type(self).__name__, num_samples)
+            dataset, type(self).__name__, num_samples, alpha_factor=alpha_factor, lam=lam,
+            solver=solver, lam_scale=lam_scale, objective=objective,
+            background_share=background_share, maxmin_eps=maxmin_eps)
         super().__init__(probabilities, num_samples=num_samples,
                          seed=sync_random_seed() if seed is None else seed,
                          rank=rank, world_size=world_size, round_up=round_up)
@@ -85,11 +97,14 @@ class InfiniteBalancedQPSampler(InfiniteProbabilitySampler):
     """Iteration-based variant (as ``InfiniteSampler`` is to ``DefaultSampler``)."""
 
     def __init__(self, dataset, seed: Optional[int] = None, alpha_factor: float = 0.5,
-                 lam: float = 500.0, solver: str = "auto",
-                 num_samples: Optional[int] = None) -> None:
+                 lam: float = 500.0, solver: str = "auto", num_samples: Optional[int] = None,
+                 lam_scale: Optional[float] = None, objective: str = "paper",
+                 background_share=None, maxmin_eps: float = 1e-3) -> None:
         rank, world_size = get_dist_info()
         probabilities, self.solve_info = balanced_probabilities(
-            dataset, alpha_factor, lam, solver, type(self).__name__)
+            dataset, type(self).__name__, num_samples, alpha_factor=alpha_factor, lam=lam,
+            solver=solver, lam_scale=lam_scale, objective=objective,
+            background_share=background_share, maxmin_eps=maxmin_eps)
         super().__init__(probabilities, num_samples=num_samples,
                          seed=sync_random_seed() if seed is None else seed,
                          rank=rank, world_size=world_size)

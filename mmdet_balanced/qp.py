@@ -17,8 +17,12 @@ from threadpoolctl import threadpool_limits
 from .cvxopt_backend import solve_grouped_cvxopt
 from .dual_newton import solve_dual_newton
 from .grouping import LabelGroups, group_label_rows
+from .maxmin import solve_maxmin
 
 SOLVERS = ("auto", "newton", "cvxopt")
+OBJECTIVES = ("paper", "maxmin")
+#: The paper's lam = 500 at N = 1237, as a scale-free ``lam_scale`` (lam = lam_scale * N).
+PAPER_LAM_SCALE = 500.0 / 1237.0
 #: ``lam = 0`` is solved as the limit lam -> 0+, at this multiple of N * C (the balance term's
 #: curvature scale): its objective is then within ~1e-9 of the minimum.
 ZERO_LAM_SCALE = 1e-8
@@ -39,6 +43,10 @@ class SolveInfo:
     num_groups: int                        # unique label rows (Proposition 1)
     seconds: float
     dropped_classes: list = field(default_factory=list)
+    background_mass: float = 0.0          # total probability of images with no kept class
+    starved_classes: list = field(default_factory=list)  # rarer than average under uniform
+    #                                       sampling, yet below their uniform frequency here
+    worst_class_bound: float = None       # objective="maxmin": the LP's max-min frequency t*
 
 
 def presence_matrix(labels) -> sp.csr_matrix:
@@ -132,8 +140,31 @@ def kkt_residual(labels, p, alpha_factor: float, lam: float) -> float:
     return _group_kkt_residual(presence, np.ones(len(p)), p, alpha_factor / len(p), lam)
 
 
+def _resolve_background_share(background_share, num_background, alpha):
+    """The fixed total probability of background images (None: the paper's formulation)."""
+    if background_share is None:
+        return None
+    share = _check_real("background_share", background_share, 0.0, 1.0,
+                        "it must be None, 'uniform' or a probability in [0, 1)")
+    if share >= 1.0:
+        raise ValueError("background_share=1 leaves nothing for the labelled images; use < 1")
+    if num_background == 0:
+        if share > 0:
+            raise ValueError(f"background_share={share} but no image is a background image "
+                             "(every image has a kept class); use None")
+        return None
+    if share / num_background < alpha * (1 - 1e-12):
+        raise ValueError(f"background_share={share} gives each of the {num_background} "
+                         f"background images {share / num_background:.3g}, below the floor "
+                         f"alpha = alpha_factor / N = {alpha:.3g}; raise background_share to "
+                         f">= {alpha * num_background:.4g} or lower alpha_factor")
+    return share
+
+
 def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
-                      solver: str = "auto", return_info: bool = False):
+                      solver: str = "auto", return_info: bool = False, *,
+                      lam_scale=None, objective: str = "paper", background_share=None,
+                      maxmin_eps: float = 1e-3):
     """Balanced sampling probabilities of Olivier & Raynaud.
 
     Args:
@@ -147,6 +178,17 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
         solver: ``"newton"`` (structured dual Newton, exact, the default behind ``"auto"``)
             or ``"cvxopt"`` (the paper's solver on the grouped problem; the reference).
         return_info: also return a :class:`SolveInfo`.
+        lam_scale: scale-free alternative to ``lam``: ``lam = lam_scale * N``. Replicating
+            every image k times multiplies the lam that gives the same ``N p`` by k, so a
+            ``lam_scale`` carries across dataset sizes; the paper's setting is
+            ``PAPER_LAM_SCALE = 500 / 1237``.
+        objective: ``"paper"`` (default) or ``"maxmin"``: first maximise the smallest class
+            frequency (LP), then minimise the paper's objective keeping every class at
+            ``>= (1 - maxmin_eps)`` times that optimum, so no rare class is starved.
+        background_share: ``None`` (paper), a probability, or ``"uniform"`` (their share under
+            uniform sampling): the total probability fixed for images with no (kept) class,
+            spread evenly among them; the QP balances the labelled images with the rest.
+        maxmin_eps: slack of the ``"maxmin"`` second stage, in [0, 1).
 
     Returns:
         ``p``, float64 of shape (N,), summing to 1; images with identical label rows get equal
@@ -156,12 +198,20 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
     alpha_factor = _check_real("alpha_factor", alpha_factor, 0.0, 1.0,
                                "it must lie in [0, 1] (the paper uses 0.5; the floor is "
                                "alpha_factor / N and above 1 no probability vector is feasible)")
-    lam = _check_real("lam", lam, 0.0, np.inf,
-                      "it must be finite and >= 0 (the paper uses 500 for N = 1237)")
     if solver not in SOLVERS:
         raise ValueError(f"solver={solver!r} is not one of {SOLVERS}")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective={objective!r} is not one of {OBJECTIVES}")
+    maxmin_eps = _check_real("maxmin_eps", maxmin_eps, 0.0, 1.0 - 1e-12,
+                             "it must lie in [0, 1) (1e-3 is a good default)")
     presence = presence_matrix(labels)
     num_images, num_classes = presence.shape
+    if lam_scale is not None:
+        lam = _check_real("lam_scale", lam_scale, 0.0, np.inf,
+                          "it must be finite and >= 0 (the paper's is 500 / 1237 = 0.404)")
+        lam *= num_images
+    lam = _check_real("lam", lam, 0.0, np.inf,
+                      "it must be finite and >= 0 (the paper uses 500 for N = 1237)")
 
     images_per_class = np.asarray(presence.sum(axis=0)).ravel()
     kept = np.flatnonzero(images_per_class > 0)
@@ -170,42 +220,71 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
         warnings.warn(f"classes {dropped} appear in no image of labels and are left out of the "
                       f"balance (their expected frequency is 0 whatever p is); remove them from "
                       f"the dataset's classes or check its annotations.", stacklevel=2)
-    groups = group_label_rows(presence[:, kept] if dropped else presence)
+    balanced = presence[:, kept] if dropped else presence
+    background = np.diff(balanced.indptr) == 0
+    num_background = int(background.sum())
     alpha = alpha_factor / num_images
+    if background_share == "uniform":
+        background_share = num_background / num_images if num_background else None
+    share = _resolve_background_share(background_share, num_background, alpha)
 
+    # The solved problem: all images (paper), or the labelled ones with total 1 - share.
+    target = np.ones(num_images, dtype=bool) if share is None else ~background
+    total = 1.0 if share is None else 1.0 - share
+    num_target = int(target.sum())
+    sub_alpha_factor = alpha * num_target / total
+    if sub_alpha_factor > 1.0 + 1e-12:
+        raise ValueError(f"background_share={share} leaves {total:.3g} for {num_target} "
+                         f"labelled images, below their floor alpha = {alpha:.3g} each; lower "
+                         f"background_share or alpha_factor")
+    groups = group_label_rows(balanced[target] if share is not None else balanced)
     with threadpool_limits(limits=1, user_api="blas"):
-        q, iterations, used = _solve_groups(groups, alpha_factor, alpha, lam, solver)
-    p = q[groups.inverse]
+        q, iterations, used, worst_bound = _solve_groups(
+            groups, min(sub_alpha_factor, 1.0), lam, solver, objective, maxmin_eps)
+    p = np.empty(num_images)
+    p[target] = total * q[groups.inverse]
+    if share is not None:
+        p[background] = share / num_background
     p /= p.sum()  # remove rounding drift; the constraint holds to machine precision
     if not return_info:
         return p
 
     f_all = np.asarray(presence.T @ p).ravel()
     f_kept = f_all[kept]
+    uniform = images_per_class / num_images
+    rare = uniform[kept] < uniform[kept].mean()
+    q_sub = q / (q[groups.inverse].sum())
     info = SolveInfo(
         solver=used, iterations=iterations,
-        kkt_residual=_group_kkt_residual(groups.rows, groups.counts.astype(float),
-                                         q / q[groups.inverse].sum(), alpha, lam),
-        objective=balanced_objective(presence[:, kept], p, lam),
-        class_frequencies=f_all, uniform_class_frequencies=images_per_class / num_images,
+        kkt_residual=(_group_kkt_residual(groups.rows, groups.counts.astype(float), q_sub,
+                                          sub_alpha_factor / num_target, lam)
+                      if objective == "paper" else float("nan")),
+        objective=balanced_objective(balanced, p, lam),
+        class_frequencies=f_all, uniform_class_frequencies=uniform,
         max_min_ratio=float(f_kept.max() / f_kept.min()) if len(kept) else 1.0,
         coefficient_of_variation=float(f_kept.std() / f_kept.mean()) if len(kept) else 0.0,
         num_groups=groups.num_groups, seconds=time.perf_counter() - start,
-        dropped_classes=dropped)
+        dropped_classes=dropped,
+        background_mass=float(p[background].sum()),
+        starved_classes=kept[rare & (f_kept < uniform[kept] * (1 - 1e-9))].tolist(),
+        worst_class_bound=worst_bound)
     return p, info
 
 
-def _solve_groups(groups: LabelGroups, alpha_factor, alpha, lam, solver):
-    """Probability per unique row; returns ``(q, iterations, solver_name)``."""
+def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, maxmin_eps):
+    """Probability per unique row; returns ``(q, iterations, solver_name, worst_bound)``."""
     counts = groups.counts
     num_images = counts.sum()
+    alpha = alpha_factor / num_images
     if alpha_factor >= 1.0 or groups.rows.shape[1] == 0:
         # Only the uniform vector is feasible, or no class to balance (min ||p|| is uniform).
-        return np.full(groups.num_groups, 1.0 / num_images), 0, "closed-form"
+        return np.full(groups.num_groups, 1.0 / num_images), 0, "closed-form", None
+    if objective == "maxmin":
+        q, worst = solve_maxmin(groups.rows, counts, alpha_factor, lam, maxmin_eps)
+        return np.maximum(q, alpha), 0, "highs+clarabel", worst
     if solver == "cvxopt":
         q, result = solve_grouped_cvxopt(groups.rows, counts, alpha_factor, lam)
-        q = np.maximum(q, alpha)
-        return q, int(result["iterations"]), "cvxopt"
+        return np.maximum(q, alpha), int(result["iterations"]), "cvxopt", None
     tol = 1e-14
     if lam == 0:  # the limit lam -> 0+, approached at a lam far below the balance term's scale
         lam, tol = ZERO_LAM_SCALE * num_images * groups.rows.shape[1], 1e-11
@@ -214,4 +293,4 @@ def _solve_groups(groups: LabelGroups, alpha_factor, alpha, lam, solver):
         warnings.warn(f"the Newton solver stopped after {result.iterations} iterations with "
                       f"dual residual {result.dual_residual:.2e}; the probabilities are usable "
                       f"but not exact. Try solver='cvxopt' to cross-check.", stacklevel=3)
-    return result.q, result.iterations, "newton"
+    return result.q, result.iterations, "newton", None

@@ -6,6 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from mmdet_balanced import balanced_objective, kkt_residual, solve_balanced_qp
+from mmdet_balanced.qp import PAPER_LAM_SCALE
 from mmdet_balanced.cvxopt_backend import solve_dense_paper_qp
 from mmdet_balanced.demo_data import long_tailed_labels
 from tests.conftest import random_labels
@@ -144,3 +145,75 @@ def test_the_callers_labels_are_not_modified():
     solve_balanced_qp(labels)
     for kept, original in zip((labels.data, labels.indices, labels.indptr), before):
         np.testing.assert_array_equal(kept, original)
+
+
+def class_aware_frequencies(labels):
+    """Expected class frequencies of MMDetection's ClassAwareSampler (uniform class, then a
+    uniform image of that class)."""
+    labels = np.asarray(labels, dtype=float)
+    per_class = labels.sum(axis=0)
+    present = per_class > 0
+    p = (labels[:, present] / per_class[present]).sum(axis=1) / present.sum()
+    return labels.T @ p
+
+
+@pytest.fixture(scope="module")
+def starved_example():
+    """40 long-tailed classes, N = 1500; class 39 only in one image with the 2 most frequent."""
+    labels = long_tailed_labels(1500, 40, seed=0).toarray()
+    labels[:, 39] = 0
+    top2 = np.argsort(-labels.sum(axis=0))[:2]
+    labels[0] = 0
+    labels[0, top2] = labels[0, 39] = 1
+    return labels
+
+
+def test_paper_objective_starves_the_rare_class(starved_example):
+    p, info = solve_balanced_qp(starved_example, return_info=True)
+    assert info.class_frequencies[39] * 1500 == pytest.approx(0.5)  # uniform gives 1.0
+    assert 39 in info.starved_classes
+
+
+def test_maxmin_objective_lifts_every_rare_class(starved_example):
+    p, info = solve_balanced_qp(starved_example, objective="maxmin", return_info=True)
+    uniform = info.uniform_class_frequencies
+    rare = uniform < uniform.mean()
+    assert np.all(info.class_frequencies[rare] >= uniform[rare])
+    assert info.starved_classes == []
+    class_aware = class_aware_frequencies(starved_example)
+    assert info.max_min_ratio < class_aware.max() / class_aware.min()
+    assert p.min() >= 0.5 / 1500 * (1 - 1e-9) and abs(p.sum() - 1) < 1e-12
+    assert info.class_frequencies.min() >= (1 - 1e-3) * info.worst_class_bound * (1 - 1e-6)
+
+
+@pytest.mark.parametrize("share", [0.2, 0.5, "uniform"])
+def test_background_share_fixes_the_background_mass(share):
+    rng = np.random.default_rng(5)
+    labels = random_labels(rng, 400, 5)
+    labels[labels.sum(axis=1) == 0, 0] = 1
+    labels[:150] = 0  # background images
+    p, info = solve_balanced_qp(labels, background_share=share, return_info=True)
+    expected = 150 / 400 if share == "uniform" else share
+    assert abs(p[:150].sum() - expected) < 1e-9 and info.background_mass == pytest.approx(expected)
+    assert np.ptp(p[:150]) == 0 and p.min() >= 0.5 / 400 * (1 - 1e-12)
+    paper = solve_balanced_qp(labels, return_info=True)[1]
+    assert paper.background_mass > 150 / 400  # the paper's QP favours empty images
+
+
+def test_background_share_errors_name_the_parameter():
+    labels = np.vstack([np.zeros((10, 2)), np.eye(2).repeat(45, axis=0)])
+    with pytest.raises(ValueError, match="background_share=0.001 gives each"):
+        solve_balanced_qp(labels, background_share=0.001)
+    with pytest.raises(ValueError, match="background_share"):
+        solve_balanced_qp(labels, background_share=1.5)
+    with pytest.raises(ValueError, match="no image is a background image"):
+        solve_balanced_qp(np.eye(3), background_share=0.2)
+    with pytest.raises(ValueError, match="objective"):
+        solve_balanced_qp(labels, objective="minmax")
+
+
+def test_lam_scale_carries_across_dataset_sizes(table1_labels):
+    small = solve_balanced_qp(table1_labels, lam_scale=PAPER_LAM_SCALE)
+    np.testing.assert_allclose(small, solve_balanced_qp(table1_labels, lam=500.0), rtol=1e-12)
+    big = solve_balanced_qp(np.repeat(table1_labels, 3, axis=0), lam_scale=PAPER_LAM_SCALE)
+    np.testing.assert_allclose(np.repeat(small, 3) / 3, big, rtol=1e-9)

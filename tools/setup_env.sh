@@ -25,14 +25,14 @@ if [ "${MMDET_BALANCED_TORCH:-cpu}" != skip ]; then
 fi
 # numpy 1.x and OpenCV 4.x: the versions MMCV 2.1 / MMDetection 3.3 were released against.
 # setuptools<70 again: torch pulls a newer one, and mmcv's setup.py needs pkg_resources.
-$PIP install -q "numpy<2" scipy "cvxopt>=1.3" threadpoolctl matplotlib pycocotools \
+$PIP install -q "numpy<2" scipy "cvxopt>=1.3" clarabel threadpoolctl matplotlib pycocotools \
   "opencv-python<4.11" "opencv-python-headless<4.11" "mmengine==0.10.7" "setuptools<70"
 
 if ! .venv/bin/python -c "import mmcv.ops" 2>/dev/null; then
   echo "[setup] installing mmcv==2.1.0 with compiled ops (first time: ~17 min on 2 cores)" >&2
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install --no-build-isolation "mmcv==2.1.0"
 fi
-$PIP install -q "mmdet==3.3.0" pytest hypothesis clarabel osqp
+$PIP install -q "mmdet==3.3.0" pytest hypothesis osqp
 $PIP install -q --no-build-isolation --no-deps -e .
 touch "$STAMP"
 echo "[setup] .venv ready" >&2
