@@ -50,51 +50,67 @@ def _cyclic_gc_paused():
             gc.enable()
 
 
-def _base_label_rows(dataset):
+def _base_per_image(dataset, read_info, read_index):
+    """Per-image values of an unwrapped dataset, in index order."""
     if hasattr(dataset, "data_list") or hasattr(dataset, "data_bytes"):
         with _cyclic_gc_paused():
-            return [[inst["bbox_label"] for inst in info.get("instances", ())
-                     if not inst.get("ignore_flag", 0)] for info in _iter_data_infos(dataset)]
+            return [read_info(info) for info in _iter_data_infos(dataset)]
     if hasattr(dataset, "get_cat_ids"):
-        return [list(dataset.get_cat_ids(i)) for i in range(len(dataset))]
-    raise TypeError(f"cannot read labels from {type(dataset).__name__}: it has neither "
+        return [read_index(dataset, i) for i in range(len(dataset))]
+    raise TypeError(f"cannot read annotations from {type(dataset).__name__}: it has neither "
                     "MMEngine's data_list nor get_cat_ids(idx). Build it from mmdet's "
                     "BaseDetDataset, or pass a label matrix to solve_balanced_qp directly.")
 
 
+def per_image(dataset, read_info, read_index) -> list:
+    """``read_info(data_info)`` for every image of ``dataset`` in index order, following
+    ConcatDataset, RepeatDataset, ClassBalancedDataset and MultiImageMixDataset to the
+    datasets they wrap (``read_index(dataset, i)`` serves datasets with only get_cat_ids)."""
+    if hasattr(dataset, "full_init"):
+        dataset.full_init()  # lazily initialised datasets and wrappers; idempotent
+    if hasattr(dataset, "datasets") and hasattr(dataset, "cumulative_sizes"):  # ConcatDataset
+        return [v for d in dataset.datasets for v in per_image(d, read_info, read_index)]
+    if hasattr(dataset, "times") and hasattr(dataset, "dataset"):  # RepeatDataset
+        return per_image(dataset.dataset, read_info, read_index) * dataset.times
+    if hasattr(dataset, "repeat_indices") and hasattr(dataset, "dataset"):  # ClassBalanced
+        inner = per_image(dataset.dataset, read_info, read_index)
+        return [inner[i] for i in dataset.repeat_indices]
+    if hasattr(dataset, "pipeline") and hasattr(dataset, "dataset") and not hasattr(
+            dataset, "data_list"):  # MultiImageMixDataset: same indexing as its dataset
+        return per_image(dataset.dataset, read_info, read_index)
+    return _base_per_image(dataset, read_info, read_index)
+
+
+def _labels_of(info):
+    return [inst["bbox_label"] for inst in info.get("instances", ())
+            if not inst.get("ignore_flag", 0)]
+
+
+def label_matrix(dataset) -> sp.csr_matrix:
+    """(N, C) 0/1 CSR presence matrix of ``dataset``, rows in dataset index order."""
+    rows = per_image(dataset, _labels_of, lambda d, i: list(d.get_cat_ids(i)))
+    return _rows_to_csr(rows, len(dataset_classes(dataset)), type(dataset).__name__)
+
+
+def image_keys(dataset) -> list:
+    """Each image's path (or id), in dataset index order: names the rows of label_matrix."""
+    return per_image(dataset, lambda info: info.get("img_path", info.get("img_id")),
+                     lambda d, i: d.get_data_info(i).get("img_path", i))
+
+
 def _rows_to_csr(rows, num_classes, name):
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    columns = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+    columns = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64,
+                          count=int(lengths.sum()))
     if columns.size and (columns.min() < 0 or columns.max() >= num_classes):
         bad = int(np.flatnonzero((columns < 0) | (columns >= num_classes))[0])
         image = int(np.searchsorted(np.cumsum(lengths), bad, side="right"))
         raise ValueError(f"{name}: image {image} has bbox_label {int(columns[bad])} outside "
-                         f"[0, {num_classes}); the dataset's classes and annotations disagree.")
+                         f"[0, {num_classes}); the dataset's classes and annotations disagree "
+                         "(check metainfo['classes'] of every wrapped dataset).")
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     matrix = sp.csr_matrix((np.ones(columns.size), columns, indptr),
                            shape=(len(rows), num_classes))
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
-
-
-def label_matrix(dataset) -> sp.csr_matrix:
-    """(N, C) 0/1 CSR presence matrix of ``dataset``, rows in dataset index order."""
-    if hasattr(dataset, "full_init"):
-        dataset.full_init()  # lazily initialised datasets and wrappers; idempotent
-    if hasattr(dataset, "datasets") and hasattr(dataset, "cumulative_sizes"):  # ConcatDataset
-        parts = [label_matrix(d) for d in dataset.datasets]
-        widths = {part.shape[1] for part in parts}
-        if len(widths) != 1:
-            raise ValueError(f"ConcatDataset members have different class counts {widths}; "
-                             "give them the same metainfo classes.")
-        return sp.vstack(parts, format="csr")
-    if hasattr(dataset, "times") and hasattr(dataset, "dataset"):  # RepeatDataset
-        return sp.vstack([label_matrix(dataset.dataset)] * dataset.times, format="csr")
-    if hasattr(dataset, "repeat_indices") and hasattr(dataset, "dataset"):  # ClassBalanced
-        return label_matrix(dataset.dataset)[np.asarray(dataset.repeat_indices)]
-    if hasattr(dataset, "pipeline") and hasattr(dataset, "dataset") and not hasattr(
-            dataset, "data_list"):  # MultiImageMixDataset: same indexing as its dataset
-        return label_matrix(dataset.dataset)
-    rows = _base_label_rows(dataset)
-    return _rows_to_csr(rows, len(dataset_classes(dataset)), type(dataset).__name__)

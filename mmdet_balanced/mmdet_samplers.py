@@ -7,17 +7,19 @@ Turned on by one config entry (with ``custom_imports = dict(imports=["mmdet_bala
 
 The probabilities are computed once, when the sampler is built, from the dataset's annotations.
 """
+import json
 import logging
+import os.path as osp
 from typing import Optional
 
 import numpy as np
 
 from mmengine.dist import broadcast_object_list, get_dist_info, sync_random_seed
-from mmengine.logging import print_log
+from mmengine.logging import MMLogger, print_log
 
 from mmdet.registry import DATA_SAMPLERS
 
-from .labels import dataset_classes, label_matrix
+from .labels import dataset_classes, image_keys, label_matrix
 from .qp import solve_balanced_qp
 from .report import format_frequency_table
 from .sampler import InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler
@@ -28,6 +30,33 @@ def _log_frequencies(owner, dataset, labels, columns, header):
     table = format_frequency_table(dataset_classes(dataset), columns)
     print_log(f"{owner}: {labels.shape[0]} images, {labels.shape[1]} classes; {header}. "
               f"Expected draws per epoch containing each class:\n{table}", logger="current")
+
+
+RECORD_FILE = "sampling.json"
+
+
+def _write_record(owner, dataset, p, info, settings):
+    """Rank 0 writes what the sampler does (per-image p, class frequencies) beside the run's
+    log file (``work_dir/<timestamp>/sampling.json``); nothing when no log file is open."""
+    log_file = getattr(MMLogger.get_current_instance(), "log_file", None)
+    if get_dist_info()[0] != 0 or not log_file:
+        return
+    classes = dataset_classes(dataset)
+    record = dict(
+        sampler=owner, settings={k: v for k, v in settings.items()},
+        num_images=len(p), classes=list(classes), solver=info.solver,
+        kkt_residual=info.kkt_residual, seconds=info.seconds,
+        uniform_class_frequencies=info.uniform_class_frequencies.tolist(),
+        class_frequencies=info.class_frequencies.tolist(),
+        max_min_ratio=info.max_min_ratio, coefficient_of_variation=info.coefficient_of_variation,
+        background_mass=info.background_mass,
+        starved_classes=[classes[i] for i in info.starved_classes],
+        images=[dict(key=str(k), p=float(v)) for k, v in zip(image_keys(dataset), p)])
+    path = osp.join(osp.dirname(log_file), RECORD_FILE)
+    with open(path, "w") as handle:
+        json.dump(record, handle)
+    print_log(f"{owner}: per-image probabilities and class frequencies written to {path}",
+              logger="current")
 
 
 def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = None,
@@ -55,6 +84,7 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
                      f"({info.iterations} iterations, KKT residual {info.kkt_residual:.1e}, "
                      f"{info.seconds:.2f} s); background images hold "
                      f"{info.background_mass:.1%} of the probability")
+    _write_record(owner, dataset, p, info, solve_kwargs)
     if info.starved_classes:
         names = [dataset_classes(dataset)[i] for i in info.starved_classes]
         print_log(f"{owner}: classes {names} are rarer than average but end BELOW their uniform "

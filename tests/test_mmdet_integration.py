@@ -112,3 +112,7 @@ def test_runner_trains_with_the_balanced_sampler(config, demo_data, tmp_path):
     log = open(osp.join(runner.log_dir, f"{osp.basename(runner.log_dir)}.log")).read()
     assert "BalancedQPSampler: 40 images, 11 classes" in log and "max/min" in log
     assert "loss" in log
+    record = json.load(open(osp.join(runner.log_dir, "sampling.json")))
+    assert record["classes"] == list(FETAL_CLASSES) and record["num_images"] == 40
+    np.testing.assert_allclose([image["p"] for image in record["images"]], expected)
+    assert record["images"][0]["key"].endswith(".png")

@@ -1,0 +1,245 @@
+"""See what balanced sampling does to a config's training set, before spending GPU time.
+
+    python tools/analyze_sampling.py CONFIG --out-dir DIR [--cfg-options k=v ...]
+        [--oversample NAME=K ...] [--rfs-thr 0.1] [--hierarchy FILE.json]
+        [--sweep [--alphas 0 0.25 0.5 0.75 1] [--lams 0 50 500 5000] [--epochs 5] [--seed 0]]
+
+Builds the training dataset exactly as training would (annotations only, no image decoded),
+reads the presence matrix once and compares, side by side: uniform sampling, balanced sampling
+(the config's alpha_factor / lam / objective, or the paper's), balanced with
+objective='maxmin', the paper's oversampling (--oversample, or the config's factors),
+MMDetection's ClassAwareSampler and repeat-factor sampling (ClassBalancedDataset's rule with
+threshold --rfs-thr). For each: expected draws per epoch containing each class, max/min ratio
+and CV of those, share of images drawn less than uniformly and the smallest p*N, expected
+distinct images per epoch, background mass. Writes summary.{csv,json}, class_draws.csv and a
+bar chart like the paper's Figure 2 (class_draws.png). --sweep adds a grid over alpha_factor and
+lam with simulated epochs (sweep.{csv,json}, sweep_heatmaps.png).
+"""
+import argparse
+import csv
+import json
+import os
+import os.path as osp
+import sys
+import time
+
+import numpy as np
+from mmengine.config import Config, DictAction
+from mmengine.registry import init_default_scope
+
+from mmdet_balanced import label_matrix
+from mmdet_balanced.analysis import (balanced_scheme, class_aware_scheme, repeat_factor_repeats,
+                                     repeat_scheme, summarize_scheme, sweep, uniform_scheme)
+from mmdet_balanced.demo_data import FETAL_CLASSES, HIERARCHY
+from mmdet_balanced.labels import dataset_classes
+from mmdet_balanced.mmdet_samplers import oversampling_repeats
+
+BALANCED_TYPES = ("BalancedQPSampler", "InfiniteBalancedQPSampler")
+SOLVE_KEYS = ("alpha_factor", "lam", "lam_scale", "objective", "background_share", "maxmin_eps",
+              "solver")
+SUMMARY_KEYS = ("max_min_ratio", "cv", "share_below_uniform", "min_p_times_n",
+                "distinct_images_per_epoch", "coverage", "background_mass", "labels_per_draw")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("config")
+    parser.add_argument("--out-dir", required=True)
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction)
+    parser.add_argument("--oversample", nargs="+", metavar="NAME=K",
+                        help="oversampling factors (default: the config's OversamplingSampler "
+                             "factors, else the paper's cerebellum=2 heart=5 if those exist)")
+    parser.add_argument("--rfs-thr", type=float, default=0.1,
+                        help="repeat-factor threshold t (classes in < t of the images repeat)")
+    parser.add_argument("--hierarchy", help="JSON {class: main class} to group the chart's bars")
+    parser.add_argument("--sweep", action="store_true")
+    parser.add_argument("--alphas", nargs="+", type=float, default=[0, 0.25, 0.5, 0.75, 1.0])
+    parser.add_argument("--lams", nargs="+", type=float, default=[0, 5, 50, 500, 5000, 50000])
+    parser.add_argument("--epochs", type=int, default=5, help="simulated epochs per grid point")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def build_training_dataset(cfg):
+    """The training dataset as the Runner builds it (annotations only)."""
+    from mmdet.registry import DATASETS
+    init_default_scope(cfg.get("default_scope", "mmdet"))
+    return DATASETS.build(cfg.train_dataloader.dataset)
+
+
+def schemes_for(cfg, labels, classes, args):
+    sampler_cfg = cfg.train_dataloader.get("sampler", {})
+    settings = ({k: sampler_cfg[k] for k in SOLVE_KEYS if k in sampler_cfg}
+                if sampler_cfg.get("type") in BALANCED_TYPES else {})
+    schemes = [uniform_scheme(labels.shape[0]),
+               balanced_scheme(labels, **settings),
+               balanced_scheme(labels, name="maxmin", **dict(settings, objective="maxmin"))]
+    factors = None
+    if args.oversample:
+        factors = {k: int(v) for k, v in (item.split("=") for item in args.oversample)}
+    elif sampler_cfg.get("type") == "OversamplingSampler":
+        factors = dict(sampler_cfg["factors"])
+    elif {"cerebellum", "heart"} <= set(classes):
+        factors = dict(cerebellum=2, heart=5)
+    if factors:
+        schemes.append(repeat_scheme("oversampling",
+                                     oversampling_repeats(labels, classes, factors)))
+    schemes.append(class_aware_scheme(labels))
+    schemes.append(repeat_scheme("repeat_factor", repeat_factor_repeats(labels, args.rfs_thr)))
+    return schemes, settings, factors
+
+
+def print_table(rows, keys, title):
+    print(f"\n{title}")
+    widths = [max(len(k), 12) for k in keys]
+    print(f"{'sampler':<14}" + "".join(f"{k:>{w + 2}}" for k, w in zip(keys, widths)))
+    for row in rows:
+        print(f"{row['sampler']:<14}" + "".join(
+            f"{row[k]:>{w + 2}.4g}" for k, w in zip(keys, widths)))
+
+
+def ordered_classes(classes, hierarchy):
+    """Main classes, each followed by its sub-classes; the rest after."""
+    order = []
+    for name in classes:
+        if name in order or hierarchy.get(name):
+            continue
+        order.append(name)
+        order += [sub for sub in classes if hierarchy.get(sub) == name]
+    return order + [c for c in classes if c not in order]
+
+
+def plot_class_draws(summaries, classes, hierarchy, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    order = ordered_classes(classes, hierarchy)
+    index = [classes.index(c) for c in order]
+    width = 0.8 / len(summaries)
+    figure, axis = plt.subplots(figsize=(max(8, 0.7 * len(classes) + 3), 4.5))
+    x = np.arange(len(order))
+    for k, summary in enumerate(summaries):
+        draws = np.asarray(summary["class_draws"])[index]
+        axis.bar(x + (k - (len(summaries) - 1) / 2) * width, draws, width,
+                 label=f"{summary['sampler']} (max/min {summary['max_min_ratio']:.2f})")
+    labels = [("   " if hierarchy.get(c) else "") + c for c in order]
+    axis.set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
+    for tick, name in zip(axis.get_xticklabels(), order):
+        tick.set_fontweight("normal" if hierarchy.get(name) else "bold")
+    axis.set_ylabel("expected draws per epoch containing the class")
+    axis.set_title("Expected class frequencies per sampler (bold: main classes, followed by "
+                   "their sub-classes)" if hierarchy else "Expected class frequencies per sampler")
+    axis.legend(fontsize=8)
+    axis.grid(axis="y", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def plot_sweep(records, alphas, lams, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import LogNorm
+    lams = sorted(lams)
+    panels = (("max_min_ratio", "expected max/min class frequency", True),
+              ("simulated_max_min_ratio", "simulated max/min class count per epoch", True),
+              ("coverage", "distinct images per epoch / N", False))
+    figure, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+    for axis, (key, title, log) in zip(axes, panels):
+        grid = np.array([[next(r[key] for r in records if r["alpha_factor"] == a
+                               and r["lam"] == lam) for lam in lams] for a in alphas])
+        image = axis.imshow(grid, origin="lower", aspect="auto", cmap="viridis",
+                            norm=LogNorm() if log else None)
+        bright = image.norm(grid) > 0.6  # dark text on the light end of viridis
+        for i in range(len(alphas)):
+            for j in range(len(lams)):
+                axis.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=7,
+                          color="black" if bright[i, j] else "white")
+        axis.set_xticks(range(len(lams)), [f"{lam:g}" for lam in lams])
+        axis.set_yticks(range(len(alphas)), [f"{a:g}" for a in alphas])
+        axis.set_xlabel("lam")
+        axis.set_ylabel("alpha_factor")
+        axis.set_title(title, fontsize=10)
+        figure.colorbar(image, ax=axis)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def write_csv(path, rows, keys):
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=keys, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.perf_counter()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    os.makedirs(args.out_dir, exist_ok=True)
+    dataset = build_training_dataset(cfg)
+    labels = label_matrix(dataset)
+    classes = list(dataset_classes(dataset))
+    print(f"{args.config}: training set of {labels.shape[0]} images, {len(classes)} classes "
+          f"({time.perf_counter() - start:.1f} s to build and read)")
+    if args.hierarchy:
+        with open(args.hierarchy) as handle:
+            hierarchy = json.load(handle)
+    else:
+        hierarchy = HIERARCHY if set(classes) == set(FETAL_CLASSES) else {}
+
+    schemes, settings, factors = schemes_for(cfg, labels, classes, args)
+    summaries = [summarize_scheme(labels, scheme) for scheme in schemes]
+    print(f"balanced settings: {settings or 'the paper defaults'}; oversampling factors: "
+          f"{factors}; repeat-factor threshold: {args.rfs_thr}")
+    print_table(summaries, SUMMARY_KEYS, "Per sampler (one epoch)")
+    print(f"\nExpected draws per epoch containing each class")
+    print(f"{'class':<18}" + "".join(f"{s['sampler']:>14}" for s in summaries))
+    class_rows = []
+    for i, name in enumerate(classes):
+        print(f"{name:<18}" + "".join(f"{s['class_draws'][i]:>14.1f}" for s in summaries))
+        class_rows.append({"class": name, **{s["sampler"]: s["class_draws"][i]
+                                             for s in summaries}})
+    write_csv(osp.join(args.out_dir, "summary.csv"), summaries, ("sampler", "draws_per_epoch",
+                                                                 *SUMMARY_KEYS))
+    write_csv(osp.join(args.out_dir, "class_draws.csv"), class_rows,
+              ["class", *[s["sampler"] for s in summaries]])
+    with open(osp.join(args.out_dir, "summary.json"), "w") as handle:
+        json.dump(dict(config=args.config, num_images=labels.shape[0], classes=classes,
+                       balanced_settings=settings, oversampling_factors=factors,
+                       rfs_thr=args.rfs_thr, samplers=summaries), handle, indent=1)
+    plot_class_draws(summaries, classes, hierarchy, osp.join(args.out_dir, "class_draws.png"))
+    print(f"\nwrote summary.csv, summary.json, class_draws.csv, class_draws.png to {args.out_dir}")
+
+    if args.sweep:
+        total = len(args.alphas) * len(args.lams)
+        sweep_start = time.perf_counter()
+
+        def progress(done, total):
+            if done == total or done % max(1, total // 10) == 0:
+                elapsed = time.perf_counter() - sweep_start
+                print(f"[sweep] {done}/{total} points, {elapsed:.1f} s, eta "
+                      f"{elapsed / done * (total - done):.1f} s", flush=True)
+
+        records = sweep(labels, args.alphas, args.lams, args.epochs, args.seed, progress)
+        keys = ("alpha_factor", "lam", "max_min_ratio", "simulated_max_min_ratio", "cv",
+                "coverage", "simulated_coverage", "min_p_times_n")
+        print(f"\n{'alpha_factor':>12}{'lam':>10}" + "".join(f"{k:>24}" for k in keys[2:]))
+        for r in records:
+            print(f"{r['alpha_factor']:>12g}{r['lam']:>10g}" + "".join(
+                f"{r[k]:>24.4g}" for k in keys[2:]))
+        write_csv(osp.join(args.out_dir, "sweep.csv"), records, keys)
+        with open(osp.join(args.out_dir, "sweep.json"), "w") as handle:
+            json.dump(records, handle, indent=1)
+        plot_sweep(records, args.alphas, args.lams, osp.join(args.out_dir, "sweep_heatmaps.png"))
+        print(f"wrote sweep.csv, sweep.json, sweep_heatmaps.png ({total} points, "
+              f"{args.epochs} simulated epochs each) to {args.out_dir}")
+    print(f"done in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
