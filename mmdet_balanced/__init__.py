@@ -17,8 +17,10 @@ __all__ = ["solve_balanced_qp", "label_matrix", "balanced_objective", "class_fre
            "SolveInfo", "ProbabilitySampler", "InfiniteProbabilitySampler", "RepeatSampler"]
 
 if importlib.util.find_spec("mmdet") is not None:
+    from .compat import allow_mmengine_checkpoints
     from .metrics import ClassAPMetric
     from .mmdet_samplers import (BalancedQPSampler, InfiniteBalancedQPSampler,
                                  OversamplingSampler)
+    allow_mmengine_checkpoints()
     __all__ += ["BalancedQPSampler", "InfiniteBalancedQPSampler", "OversamplingSampler",
                 "ClassAPMetric"]
