@@ -19,8 +19,9 @@ __all__ = ["solve_balanced_qp", "label_matrix", "balanced_objective", "class_fre
 if importlib.util.find_spec("mmdet") is not None:
     from .compat import allow_mmengine_checkpoints
     from .metrics import ClassAPMetric
+    from .mix_dataset import BalancedMultiImageMixDataset
     from .mmdet_samplers import (BalancedQPSampler, InfiniteBalancedQPSampler,
                                  OversamplingSampler)
     allow_mmengine_checkpoints()
     __all__ += ["BalancedQPSampler", "InfiniteBalancedQPSampler", "OversamplingSampler",
-                "ClassAPMetric"]
+                "ClassAPMetric", "BalancedMultiImageMixDataset"]
