@@ -12,13 +12,12 @@ import tempfile
 import time
 
 import numpy as np
-from mmengine.dataset import ConcatDataset
 from mmengine.logging import MMLogger
 
-from mmdet.datasets import CocoDataset
 from mmdet.datasets.samplers import ClassAwareSampler
 from mmdet_balanced import BalancedQPSampler, label_matrix, solve_balanced_qp
 from mmdet_balanced.demo_data import long_tailed_labels
+from real_data import DEFAULT_SHARED, coco, real_sets
 
 
 def write_coco(path, num_images, num_classes, seed=0):
@@ -37,14 +36,6 @@ def write_coco(path, num_images, num_classes, seed=0):
         json.dump({"images": images, "annotations": annotations, "categories": categories},
                   handle)
     return tuple(c["name"] for c in categories)
-
-
-def coco(ann_file, classes=None):
-    if classes is None:  # the file's own categories
-        with open(ann_file) as handle:
-            classes = tuple(c["name"] for c in json.load(handle)["categories"])
-    return CocoDataset(ann_file=ann_file, data_root="", data_prefix=dict(img=""), pipeline=[],
-                       metainfo=dict(classes=classes), filter_cfg=dict(filter_empty_gt=False))
 
 
 def timed(function):
@@ -75,42 +66,30 @@ def construction(num_images):
 
 
 def real_annotations(shared):
-    voc = osp.join(shared, "voc")
-    sets = {
-        "VOC07 trainval": [osp.join(voc, f"pascal_{s}2007.json") for s in ("train", "val")],
-        "VOC07+12 trainval": [osp.join(voc, f"pascal_{s}{y}.json")
-                              for y in ("2007", "2012") for s in ("train", "val")],
-        "FPUS23": [osp.join(shared, "fpus23", "fpus23_coco.json")],
-        "BCCD trainval": [osp.join(shared, "bccd", "bccd_trainval.coco.json")],
-    }
     print("\n(d) real annotations (alpha_factor=0.5, lam=500)")
     print(f"{'dataset':<20} {'images':>7} {'C':>3} {'K':>5} {'read s':>7} {'solve s':>8} "
           f"{'KKT':>8} {'max/min unif':>12} {'max/min bal':>11} {'min pN':>7} {'bg mass':>8}")
-    for name, files in sets.items():
-        if not all(osp.exists(f) for f in files):
+    for name, dataset in real_sets(shared).items():
+        if dataset is None:
             print(f"{name:<20} (not found under {shared})")
             continue
-        datasets = [coco(f) for f in files]
-        dataset = datasets[0] if len(datasets) == 1 else ConcatDataset(datasets)
         labels, read = timed(lambda: label_matrix(dataset))
         (p, info), solve = timed(lambda: solve_balanced_qp(labels, return_info=True))
         uniform = info.uniform_class_frequencies
-        background = np.asarray(labels.sum(axis=1)).ravel() == 0
         print(f"{name:<20} {labels.shape[0]:>7} {labels.shape[1]:>3} {info.num_groups:>5} "
               f"{read:>7.2f} {solve:>8.3f} {info.kkt_residual:>8.1e} "
               f"{uniform.max() / uniform.min():>12.2f} {info.max_min_ratio:>11.2f} "
-              f"{p.min() * len(p):>7.2f} {p[background].sum():>8.3f}")
+              f"{p.min() * len(p):>7.2f} {info.background_mass:>8.3f}")
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--num-images", type=int, default=118_000)
-    parser.add_argument("--shared", default=osp.join(osp.dirname(__file__), "..", "..",
-                                                     "shared", "data"))
+    parser.add_argument("--shared", default=DEFAULT_SHARED)
     args = parser.parse_args(argv)
     MMLogger.get_instance("mmengine", log_level="WARNING")  # keep the samplers' tables quiet
     construction(args.num_images)
-    real_annotations(osp.normpath(args.shared))
+    real_annotations(args.shared)
 
 
 if __name__ == "__main__":
