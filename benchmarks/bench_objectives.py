@@ -15,18 +15,9 @@ from mmengine.logging import MMLogger
 from mmdet_balanced import label_matrix
 from mmdet_balanced.analysis import (Scheme, class_aware_scheme, repeat_factor_repeats,
                                      repeat_scheme, summarize_scheme)
-from mmdet_balanced.demo_data import long_tailed_labels
+from mmdet_balanced.demo_data import starved_class_example
 from mmdet_balanced.qp import solve_balanced_qp
 from real_data import DEFAULT_SHARED, real_sets
-
-
-def starved_example():
-    labels = long_tailed_labels(1500, 40, seed=0).toarray()
-    labels[:, 39] = 0
-    top2 = np.argsort(-labels.sum(axis=0))[:2]
-    labels[0] = 0
-    labels[0, top2] = labels[0, 39] = 1
-    return labels
 
 
 def rows_for(name, labels, rfs_thr):
@@ -70,7 +61,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     MMLogger.get_instance("mmengine", log_level="WARNING")
     rows_for("constructed starved-class example (paper: class 39 ends below uniform)",
-             starved_example(), args.rfs_thr)
+             starved_class_example(), args.rfs_thr)
     for name, dataset in real_sets(args.shared).items():
         if dataset is None:
             print(f"\n{name}: not found under {args.shared}")

@@ -155,3 +155,16 @@ def long_tailed_labels(num_images: int, num_classes: int, max_labels: int = 3,
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
+
+
+def starved_class_example(num_images: int = 1500, num_classes: int = 40, seed: int = 0):
+    """Long-tailed labels where the last class is in exactly one image, together with the two
+    most frequent classes: the paper's objective leaves that class below its uniform frequency
+    (see ``objective="maxmin"``)."""
+    labels = long_tailed_labels(num_images, num_classes, seed=seed).toarray()
+    rare = num_classes - 1
+    labels[:, rare] = 0
+    most_frequent = np.argsort(-labels.sum(axis=0))[:2]
+    labels[0] = 0
+    labels[0, most_frequent] = labels[0, rare] = 1
+    return labels

@@ -93,6 +93,17 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
     return p, info
 
 
+def _init_balanced(sampler, base, dataset, seed, num_samples, solve_kwargs, **base_kwargs):
+    """Solve for ``dataset`` and initialise ``sampler`` as its framework-free ``base``."""
+    rank, world_size = get_dist_info()
+    probabilities, sampler.solve_info = balanced_probabilities(
+        dataset, type(sampler).__name__, num_samples, **solve_kwargs)
+    base.__init__(sampler, probabilities, num_samples=num_samples,
+                  seed=sync_random_seed() if seed is None else seed, rank=rank,
+                  world_size=world_size, **base_kwargs)
+    sampler.dataset = dataset
+
+
 @DATA_SAMPLERS.register_module()
 class BalancedQPSampler(ProbabilitySampler):
     """Epoch-based sampler drawing images i.i.d. with the balanced probabilities.
@@ -111,15 +122,11 @@ class BalancedQPSampler(ProbabilitySampler):
                  round_up: bool = True, lam_scale: Optional[float] = None,
                  objective: str = "paper", background_share=None,
                  maxmin_eps: float = 1e-3) -> None:
-        rank, world_size = get_dist_info()
-        probabilities, self.solve_info = balanced_probabilities(
-            dataset, type(self).__name__, num_samples, alpha_factor=alpha_factor, lam=lam,
-            solver=solver, lam_scale=lam_scale, objective=objective,
-            background_share=background_share, maxmin_eps=maxmin_eps)
-        super().__init__(probabilities, num_samples=num_samples,
-                         seed=sync_random_seed() if seed is None else seed,
-                         rank=rank, world_size=world_size, round_up=round_up)
-        self.dataset = dataset
+        _init_balanced(self, ProbabilitySampler, dataset, seed, num_samples,
+                       dict(alpha_factor=alpha_factor, lam=lam, solver=solver,
+                            lam_scale=lam_scale, objective=objective,
+                            background_share=background_share, maxmin_eps=maxmin_eps),
+                       round_up=round_up)
 
 
 @DATA_SAMPLERS.register_module()
@@ -130,15 +137,10 @@ class InfiniteBalancedQPSampler(InfiniteProbabilitySampler):
                  lam: float = 500.0, solver: str = "auto", num_samples: Optional[int] = None,
                  lam_scale: Optional[float] = None, objective: str = "paper",
                  background_share=None, maxmin_eps: float = 1e-3) -> None:
-        rank, world_size = get_dist_info()
-        probabilities, self.solve_info = balanced_probabilities(
-            dataset, type(self).__name__, num_samples, alpha_factor=alpha_factor, lam=lam,
-            solver=solver, lam_scale=lam_scale, objective=objective,
-            background_share=background_share, maxmin_eps=maxmin_eps)
-        super().__init__(probabilities, num_samples=num_samples,
-                         seed=sync_random_seed() if seed is None else seed,
-                         rank=rank, world_size=world_size)
-        self.dataset = dataset
+        _init_balanced(self, InfiniteProbabilitySampler, dataset, seed, num_samples,
+                       dict(alpha_factor=alpha_factor, lam=lam, solver=solver,
+                            lam_scale=lam_scale, objective=objective,
+                            background_share=background_share, maxmin_eps=maxmin_eps))
 
 
 def oversampling_repeats(labels, class_names, factors: dict) -> np.ndarray:

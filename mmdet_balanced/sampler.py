@@ -27,6 +27,15 @@ def check_probabilities(probabilities, num_items: Optional[int] = None) -> np.nd
     return p / p.sum()
 
 
+def split_sizes(size: int, rank: int, world_size: int, round_up: bool):
+    """``(indices for this rank, global draw length)`` as MMEngine's ``DefaultSampler`` splits:
+    padded to a multiple of ``world_size`` when ``round_up``, else the last ranks get fewer."""
+    if round_up:
+        per_rank = math.ceil(size / world_size)
+        return per_rank, per_rank * world_size
+    return math.ceil((size - rank) / world_size), size
+
+
 def alias_table(p: np.ndarray):
     """Walker's alias table for ``p``, built vectorised in O(N log N).
 
@@ -86,12 +95,7 @@ class ProbabilitySampler(Sampler):
         self.epoch = 0
         self.round_up = round_up
         self.epoch_size = num_samples
-        if round_up:
-            self.num_samples = math.ceil(num_samples / world_size)
-            self.total_size = self.num_samples * world_size
-        else:
-            self.num_samples = math.ceil((num_samples - rank) / world_size)
-            self.total_size = num_samples
+        self.num_samples, self.total_size = split_sizes(num_samples, rank, world_size, round_up)
 
     def draw(self, count: int, generator: torch.Generator) -> torch.Tensor:
         """``count`` i.i.d. indices by the alias method, O(1) each. One float64 uniform per draw:
@@ -157,13 +161,8 @@ class RepeatSampler(Sampler):
         self._expanded = torch.from_numpy(np.repeat(np.arange(len(repeats)), self.repeats))
         self.seed, self.rank, self.world_size = int(seed), rank, world_size
         self.shuffle, self.round_up, self.epoch = shuffle, round_up, 0
-        size = len(self._expanded)
-        if round_up:
-            self.num_samples = math.ceil(size / world_size)
-            self.total_size = self.num_samples * world_size
-        else:
-            self.num_samples = math.ceil((size - rank) / world_size)
-            self.total_size = size
+        self.num_samples, self.total_size = split_sizes(len(self._expanded), rank, world_size,
+                                                        round_up)
 
     def __iter__(self) -> Iterator[int]:
         indices = self._expanded

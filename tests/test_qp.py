@@ -8,7 +8,7 @@ import scipy.sparse as sp
 from mmdet_balanced import balanced_objective, kkt_residual, solve_balanced_qp
 from mmdet_balanced.qp import PAPER_LAM_SCALE
 from mmdet_balanced.cvxopt_backend import solve_dense_paper_qp
-from mmdet_balanced.demo_data import long_tailed_labels
+from mmdet_balanced.demo_data import long_tailed_labels, starved_class_example
 from tests.conftest import random_labels
 
 
@@ -160,12 +160,7 @@ def class_aware_frequencies(labels):
 @pytest.fixture(scope="module")
 def starved_example():
     """40 long-tailed classes, N = 1500; class 39 only in one image with the 2 most frequent."""
-    labels = long_tailed_labels(1500, 40, seed=0).toarray()
-    labels[:, 39] = 0
-    top2 = np.argsort(-labels.sum(axis=0))[:2]
-    labels[0] = 0
-    labels[0, top2] = labels[0, 39] = 1
-    return labels
+    return starved_class_example(1500, 40, seed=0)
 
 
 def test_paper_objective_starves_the_rare_class(starved_example):
