@@ -77,6 +77,8 @@ def presence_matrix(labels) -> sp.csr_matrix:
         matrix = matrix.copy()  # never modify the caller's arrays
         matrix.sum_duplicates()
         matrix.eliminate_zeros()
+    if matrix.dtype == np.float64 and np.all(matrix.data == 1.0):
+        return matrix  # already a 0/1 pattern: used read-only, no copy
     # The 0/1 pattern, sharing the (read-only here) index arrays of ``matrix``.
     return sp.csr_matrix((np.ones(matrix.nnz), matrix.indices, matrix.indptr),
                          shape=matrix.shape)

@@ -56,6 +56,24 @@ def test_label_matrix_reads_the_annotations(demo_data, serialize):
                                   presence_from_json(osp.join(demo_data, "train.json")))
 
 
+def test_label_matrix_follows_filter_cfg(demo_data, tmp_path):
+    data = json.load(open(osp.join(demo_data, "train.json")))
+    emptied = {image["id"] for image in data["images"][:5]}  # 5 images without boxes
+    data["annotations"] = [a for a in data["annotations"] if a["image_id"] not in emptied]
+    json.dump(data, open(tmp_path / "partial.json", "w"))
+
+    def dataset(filter_empty_gt):
+        return CocoDataset(data_root=demo_data, ann_file=str(tmp_path / "partial.json"),
+                           data_prefix=dict(img="images/"),
+                           metainfo=dict(classes=FETAL_CLASSES), pipeline=[],
+                           filter_cfg=dict(filter_empty_gt=filter_empty_gt))
+    everything = label_matrix(dataset(False)).toarray()
+    assert everything.shape[0] == 40 and (everything[:5] == 0).all()
+    kept = dataset(True)
+    assert len(kept) == 35
+    np.testing.assert_array_equal(label_matrix(kept).toarray(), everything[5:])
+
+
 def test_label_matrix_through_wrappers(demo_data):
     base = label_matrix(coco_dataset(demo_data)).toarray()
     concat = ConcatDataset([coco_dataset(demo_data), coco_dataset(demo_data)])

@@ -196,6 +196,18 @@ def main(argv=None):
     print(f"balanced settings: {settings or 'the paper defaults'}; oversampling factors: "
           f"{factors}; repeat-factor threshold: {args.rfs_thr}")
     print_table(summaries, SUMMARY_KEYS, "Per sampler (one epoch)")
+    uniform = summaries[0]["class_draws"]
+    for summary in summaries[1:3]:  # balanced and maxmin
+        mean = np.mean(uniform)
+        starved = [c for c, u, b in zip(classes, uniform, summary["class_draws"])
+                   if u < mean and b < u * (1 - 1e-9)]
+        if starved:
+            print(f"WARNING: with {summary['sampler']}, classes {starved} are rarer than average "
+                  "yet drawn LESS than under uniform sampling; objective='maxmin' fixes that.")
+    if summaries[1]["background_mass"] > summaries[0]["background_mass"] * 1.05:
+        print(f"WARNING: balanced sampling puts {summaries[1]['background_mass']:.1%} of the "
+              f"draws on images without boxes (uniform: {summaries[0]['background_mass']:.1%}); "
+              "background_share='uniform' keeps their share.")
     print(f"\nExpected draws per epoch containing each class")
     print(f"{'class':<18}" + "".join(f"{s['sampler']:>14}" for s in summaries))
     class_rows = []
