@@ -133,7 +133,7 @@ def plot_ecdfs(groups, metrics, path):
         axis.axis("off")
     axes.flat[0].legend(fontsize=8)
     figure.suptitle("ECDF of the per-run values")
-    figure.tight_layout()
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
     figure.savefig(path, dpi=110)
 
 
