@@ -53,8 +53,7 @@ def _cyclic_gc_paused():
 def _base_per_image(dataset, read_info, read_index):
     """Per-image values of an unwrapped dataset, in index order."""
     if hasattr(dataset, "data_list") or hasattr(dataset, "data_bytes"):
-        with _cyclic_gc_paused():
-            return [read_info(info) for info in _iter_data_infos(dataset)]
+        return [read_info(info) for info in _iter_data_infos(dataset)]
     if hasattr(dataset, "get_cat_ids"):
         return [read_index(dataset, i) for i in range(len(dataset))]
     raise TypeError(f"cannot read annotations from {type(dataset).__name__}: it has neither "
@@ -81,21 +80,31 @@ def per_image(dataset, read_info, read_index) -> list:
     return _base_per_image(dataset, read_info, read_index)
 
 
-def _labels_of(info):
+def _labels(info):
     return [inst["bbox_label"] for inst in info.get("instances", ())
             if not inst.get("ignore_flag", 0)]
 
 
+def _labels_and_key(info):
+    return _labels(info), info.get("img_path") or info.get("img_id")
+
+
+def read_annotations(dataset, with_image_keys: bool = False):
+    """One pass over ``dataset``: its (N, C) presence matrix and, if asked, each image's path
+    (or id), as ``(matrix, keys or None)``."""
+    num_classes, name = len(dataset_classes(dataset)), type(dataset).__name__
+    with _cyclic_gc_paused():
+        if not with_image_keys:
+            rows = per_image(dataset, _labels, lambda d, i: list(d.get_cat_ids(i)))
+            return _rows_to_csr(rows, num_classes, name), None
+        pairs = per_image(dataset, _labels_and_key, lambda d, i: (list(d.get_cat_ids(i)), i))
+        return (_rows_to_csr([labels for labels, _ in pairs], num_classes, name),
+                [key for _, key in pairs])
+
+
 def label_matrix(dataset) -> sp.csr_matrix:
     """(N, C) 0/1 CSR presence matrix of ``dataset``, rows in dataset index order."""
-    rows = per_image(dataset, _labels_of, lambda d, i: list(d.get_cat_ids(i)))
-    return _rows_to_csr(rows, len(dataset_classes(dataset)), type(dataset).__name__)
-
-
-def image_keys(dataset) -> list:
-    """Each image's path (or id), in dataset index order: names the rows of label_matrix."""
-    return per_image(dataset, lambda info: info.get("img_path", info.get("img_id")),
-                     lambda d, i: d.get_data_info(i).get("img_path", i))
+    return read_annotations(dataset)[0]
 
 
 def _rows_to_csr(rows, num_classes, name):

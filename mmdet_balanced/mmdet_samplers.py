@@ -19,7 +19,7 @@ from mmengine.logging import MMLogger, print_log
 
 from mmdet.registry import DATA_SAMPLERS
 
-from .labels import dataset_classes, image_keys, label_matrix
+from .labels import dataset_classes, label_matrix, read_annotations
 from .qp import solve_balanced_qp
 from .report import format_frequency_table
 from .sampler import InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler
@@ -35,12 +35,17 @@ def _log_frequencies(owner, dataset, labels, columns, header):
 RECORD_FILE = "sampling.json"
 
 
-def _write_record(owner, dataset, p, info, settings):
-    """Rank 0 writes what the sampler does (per-image p, class frequencies) beside the run's
-    log file (``work_dir/<timestamp>/sampling.json``); nothing when no log file is open."""
+def _record_path():
+    """``work_dir/<timestamp>/sampling.json`` beside the run's log file, on rank 0; None when no
+    log file is open (e.g. the sampler is built outside a Runner)."""
     log_file = getattr(MMLogger.get_current_instance(), "log_file", None)
     if get_dist_info()[0] != 0 or not log_file:
-        return
+        return None
+    return osp.join(osp.dirname(log_file), RECORD_FILE)
+
+
+def _write_record(path, owner, dataset, image_keys, p, info, settings):
+    """Write what the sampler does: per-image p with the image path, class frequencies."""
     classes = dataset_classes(dataset)
     record = dict(
         sampler=owner, settings={k: v for k, v in settings.items()},
@@ -51,8 +56,7 @@ def _write_record(owner, dataset, p, info, settings):
         max_min_ratio=info.max_min_ratio, coefficient_of_variation=info.coefficient_of_variation,
         background_mass=info.background_mass,
         starved_classes=[classes[i] for i in info.starved_classes],
-        images=[dict(key=str(k), p=float(v)) for k, v in zip(image_keys(dataset), p)])
-    path = osp.join(osp.dirname(log_file), RECORD_FILE)
+        images=[dict(key=str(k), p=float(v)) for k, v in zip(image_keys, p)])
     with open(path, "w") as handle:
         json.dump(record, handle)
     print_log(f"{owner}: per-image probabilities and class frequencies written to {path}",
@@ -62,7 +66,8 @@ def _write_record(owner, dataset, p, info, settings):
 def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = None,
                            **solve_kwargs):
     """Solve the QP for ``dataset``, make every rank hold rank 0's vector, log the effect."""
-    labels = label_matrix(dataset)
+    record_path = _record_path()
+    labels, image_keys = read_annotations(dataset, with_image_keys=record_path is not None)
     if labels.nnz == 0:
         raise ValueError(
             f"{owner}: no image of the training dataset has a (non-ignored) box of its "
@@ -84,7 +89,8 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
                      f"({info.iterations} iterations, KKT residual {info.kkt_residual:.1e}, "
                      f"{info.seconds:.2f} s); background images hold "
                      f"{info.background_mass:.1%} of the probability")
-    _write_record(owner, dataset, p, info, solve_kwargs)
+    if record_path is not None:
+        _write_record(record_path, owner, dataset, image_keys, p, info, solve_kwargs)
     if info.starved_classes:
         names = [dataset_classes(dataset)[i] for i in info.starved_classes]
         print_log(f"{owner}: classes {names} are rarer than average but end BELOW their uniform "
