@@ -6,7 +6,6 @@ dataset (118k images, 80 classes, generated annotations, a real serialized CocoD
 """
 import argparse
 import json
-import os
 import os.path as osp
 import tempfile
 import time

@@ -11,7 +11,6 @@ import tracemalloc
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from threadpoolctl import threadpool_limits
 
 from mmdet_balanced import ProbabilitySampler, kkt_residual, solve_balanced_qp

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 
 from .dual_newton import solve_dual_newton
 from .grouping import group_label_rows

@@ -92,13 +92,14 @@ def _labels_and_key(info):
 def read_annotations(dataset, with_image_keys: bool = False):
     """One pass over ``dataset``: its (N, C) presence matrix and, if asked, each image's path
     (or id), as ``(matrix, keys or None)``."""
-    num_classes, name = len(dataset_classes(dataset)), type(dataset).__name__
+    name = type(dataset).__name__
     with _cyclic_gc_paused():
         if not with_image_keys:
             rows = per_image(dataset, _labels, lambda d, i: list(d.get_cat_ids(i)))
-            return _rows_to_csr(rows, num_classes, name), None
+            return _rows_to_csr(rows, len(dataset_classes(dataset)), name), None
         pairs = per_image(dataset, _labels_and_key, lambda d, i: (list(d.get_cat_ids(i)), i))
-        return (_rows_to_csr([labels for labels, _ in pairs], num_classes, name),
+        return (_rows_to_csr([labels for labels, _ in pairs], len(dataset_classes(dataset)),
+                             name),
                 [key for _, key in pairs])
 
 

@@ -16,7 +16,7 @@ from scipy.stats import ks_2samp
 
 from mmdet.structures import DetDataSample
 from mmdet_balanced import ClassAPMetric, OversamplingSampler
-from mmdet_balanced.demo_data import FETAL_CLASSES, make_fetal_dataset
+from mmdet_balanced.demo_data import make_fetal_dataset
 from mmdet_balanced.mmdet_samplers import oversampling_repeats
 from tests.test_mmdet_integration import coco_dataset
 

@@ -14,7 +14,7 @@ from mmdet.datasets import CocoDataset
 from mmdet_balanced import (BalancedMultiImageMixDataset, BalancedQPSampler, balanced_objective,
                             label_matrix, solve_balanced_qp)
 from mmdet_balanced.demo_data import FETAL_CLASSES, make_fetal_dataset
-from tests.test_mmdet_integration import coco_dataset, tiny_config
+from tests.test_mmdet_integration import tiny_config
 
 label_matrices = st.integers(1, 8).flatmap(lambda c: arrays(
     np.int8, st.tuples(st.integers(1, 60), st.just(c)), elements=st.integers(0, 1)))

@@ -208,7 +208,7 @@ def main(argv=None):
         print(f"WARNING: balanced sampling puts {summaries[1]['background_mass']:.1%} of the "
               f"draws on images without boxes (uniform: {summaries[0]['background_mass']:.1%}); "
               "background_share='uniform' keeps their share.")
-    print(f"\nExpected draws per epoch containing each class")
+    print("\nExpected draws per epoch containing each class")
     print(f"{'class':<18}" + "".join(f"{s['sampler']:>14}" for s in summaries))
     class_rows = []
     for i, name in enumerate(classes):
