@@ -247,7 +247,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
     p[target] = total * q[groups.inverse]
     if share is not None:
         p[background] = share / num_background
-    p /= p.sum()  # remove rounding drift; the constraint holds to machine precision
+    p = _renormalise(p, alpha)
     if not return_info:
         return p
 
@@ -271,6 +271,18 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
         starved_classes=kept[rare & (f_kept < uniform[kept] * (1 - 1e-9))].tolist(),
         worst_class_bound=worst_bound)
     return p, info
+
+
+def _renormalise(p, alpha):
+    """Make ``sum(p) = 1`` exactly without pushing any entry below the floor ``alpha``: an
+    excess is taken from the entries above the floor in proportion to their slack."""
+    excess = p.sum() - 1.0
+    if excess < 0:
+        return p - excess / len(p)
+    slack = p - alpha
+    if slack.sum() <= excess:  # alpha * N ~ 1: the uniform vector is the only feasible one
+        return np.full_like(p, 1.0 / len(p))
+    return p - excess * slack / slack.sum()
 
 
 def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, maxmin_eps):

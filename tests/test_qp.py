@@ -212,3 +212,10 @@ def test_lam_scale_carries_across_dataset_sizes(table1_labels):
     np.testing.assert_allclose(small, solve_balanced_qp(table1_labels, lam=500.0), rtol=1e-12)
     big = solve_balanced_qp(np.repeat(table1_labels, 3, axis=0), lam_scale=PAPER_LAM_SCALE)
     np.testing.assert_allclose(np.repeat(small, 3) / 3, big, rtol=1e-9)
+
+
+def test_floor_holds_exactly_when_alpha_nearly_pins_the_uniform_vector():
+    # found by hypothesis: alpha_factor = 1 - 1e-16 with lam = 0 used to end 2e-9 below alpha
+    labels = np.vstack([np.ones((31, 4)), [[0, 0, 0, 1]]])
+    p = solve_balanced_qp(labels, alpha_factor=0.9999999999999999, lam=0.0)
+    assert p.min() >= 0.9999999999999999 / 32 * (1 - 1e-12) and abs(p.sum() - 1) < 1e-15
