@@ -234,7 +234,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
     target = np.ones(num_images, dtype=bool) if share is None else ~background
     total = 1.0 if share is None else 1.0 - share
     num_target = int(target.sum())
-    sub_alpha_factor = alpha * num_target / total
+    sub_alpha_factor = alpha_factor if share is None else alpha * num_target / total
     if sub_alpha_factor > 1.0 + 1e-12:
         raise ValueError(f"background_share={share} leaves {total:.3g} for {num_target} "
                          f"labelled images, below their floor alpha = {alpha:.3g} each; lower "
@@ -277,8 +277,8 @@ def _renormalise(p, alpha):
     """Make ``sum(p) = 1`` exactly without pushing any entry below the floor ``alpha``: an
     excess is taken from the entries above the floor in proportion to their slack."""
     excess = p.sum() - 1.0
-    if excess < 0:
-        return p - excess / len(p)
+    if excess <= 0:
+        return p / p.sum()  # scaling up keeps every entry above the floor
     slack = p - alpha
     if slack.sum() <= excess:  # alpha * N ~ 1: the uniform vector is the only feasible one
         return np.full_like(p, 1.0 / len(p))
@@ -290,7 +290,7 @@ def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, max
     counts = groups.counts
     num_images = counts.sum()
     alpha = alpha_factor / num_images
-    if alpha_factor >= 1.0 or groups.rows.shape[1] == 0:
+    if alpha_factor >= 1.0 - 1e-12 or groups.rows.shape[1] == 0:
         # Only the uniform vector is feasible, or no class to balance (min ||p|| is uniform).
         return np.full(groups.num_groups, 1.0 / num_images), 0, "closed-form", None
     if objective == "maxmin":
