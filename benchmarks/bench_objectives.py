@@ -10,6 +10,7 @@ import argparse
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from mmengine.logging import MMLogger
 
 from mmdet_balanced import label_matrix
@@ -24,7 +25,7 @@ def rows_for(name, labels, rfs_thr):
     variants = {"paper": {}, "maxmin": dict(objective="maxmin"),
                 "paper+bg uniform": dict(background_share="uniform"),
                 "maxmin+bg uniform": dict(objective="maxmin", background_share="uniform")}
-    has_background = bool(np.any(np.asarray(label_matrix_sum(labels)) == 0))
+    has_background = bool(np.any(sp.csr_matrix(labels).getnnz(axis=1) == 0))
     rows = []
     for variant, kwargs in variants.items():
         if "bg" in variant and not has_background:
@@ -47,11 +48,6 @@ def rows_for(name, labels, rfs_thr):
               f"{s['min_p_times_n']:>7.3f} {s['coverage']:>10.3f} {s['background_mass']:>8.3f} "
               f"{s['labels_per_draw']:>11.3f} "
               f"{'' if seconds is None else f'{seconds:.2f}':>8}", flush=True)
-
-
-def label_matrix_sum(labels):
-    import scipy.sparse as sp
-    return sp.csr_matrix(labels).sum(axis=1)
 
 
 def main(argv=None):

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .dual_newton import solve_dual_newton
+from threadpoolctl import threadpool_limits
+
 from .grouping import group_label_rows
-from .qp import ZERO_LAM_SCALE, presence_matrix, solve_balanced_qp
+from .qp import (newton_on_groups, only_uniform_feasible, presence_matrix, renormalise,
+                 solve_balanced_qp)
+from .report import frequency_spread
 from .sampler import alias_table
 
 
@@ -65,7 +68,7 @@ def summarize_scheme(labels, scheme: Scheme) -> dict:
     labels = presence_matrix(labels)
     num_images = labels.shape[0]
     f = np.asarray(labels.T @ scheme.p).ravel()
-    present = f > 0
+    spread = frequency_spread(f)
     scaled = scheme.p * num_images
     background = np.diff(labels.indptr) == 0
     if scheme.iid:
@@ -77,8 +80,8 @@ def summarize_scheme(labels, scheme: Scheme) -> dict:
         sampler=scheme.name,
         draws_per_epoch=scheme.draws,
         class_draws=(f * scheme.draws).tolist(),
-        max_min_ratio=float(f[present].max() / f[present].min()),
-        cv=float(f[present].std() / f[present].mean()),
+        max_min_ratio=spread["max_min_ratio"],
+        cv=spread["cv"],
         share_below_uniform=float(np.mean(scaled < 1 - 1e-9)),
         min_p_times_n=float(scaled.min()),
         distinct_images_per_epoch=distinct,
@@ -95,7 +98,7 @@ def sweep(labels, alpha_factors, lams, epochs: int = 5, seed: int = 0, progress=
     each lam warm-starts from the previous one of its row."""
     presence = presence_matrix(labels)
     presence = presence[:, np.asarray(presence.sum(axis=0)).ravel() > 0]
-    num_images, num_classes = presence.shape
+    num_images = presence.shape[0]
     groups = group_label_rows(presence)
     rng = np.random.default_rng(seed)
     records = []
@@ -103,17 +106,12 @@ def sweep(labels, alpha_factors, lams, epochs: int = 5, seed: int = 0, progress=
     for a_index, alpha_factor in enumerate(alpha_factors):
         warm = None
         for l_index, lam in enumerate(sorted(lams, reverse=True)):
-            if alpha_factor >= 1.0:
-                q = np.full(groups.num_groups, 1.0 / num_images)
+            if only_uniform_feasible(alpha_factor):
+                p = np.full(num_images, 1.0 / num_images)
             else:
-                lam_used = lam if lam > 0 else ZERO_LAM_SCALE * num_images * num_classes
-                result = solve_dual_newton(groups.rows, groups.counts, alpha_factor / num_images,
-                                           lam_used, y0=None if warm is None else warm.y,
-                                           nu0=None if warm is None else warm.nu,
-                                           tol=1e-14 if lam > 0 else 1e-11)
-                warm, q = result, result.q
-            p = q[groups.inverse]
-            p /= p.sum()
+                with threadpool_limits(limits=1, user_api="blas"):
+                    warm = newton_on_groups(groups, alpha_factor, lam, warm)
+                p = renormalise(warm.q[groups.inverse], alpha_factor / num_images)
             summary = summarize_scheme(presence, Scheme("balanced", p, num_images, iid=True))
             accept, alias = alias_table(p)
             ratios, coverage = [], []

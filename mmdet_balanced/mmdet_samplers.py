@@ -48,7 +48,7 @@ def _write_record(path, owner, dataset, image_keys, p, info, settings):
     """Write what the sampler does: per-image p with the image path, class frequencies."""
     classes = dataset_classes(dataset)
     record = dict(
-        sampler=owner, settings={k: v for k, v in settings.items()},
+        sampler=owner, settings=dict(settings),
         num_images=len(p), classes=list(classes), solver=info.solver,
         kkt_residual=info.kkt_residual, seconds=info.seconds,
         uniform_class_frequencies=info.uniform_class_frequencies.tolist(),
@@ -193,4 +193,3 @@ class OversamplingSampler(RepeatSampler):
         _log_frequencies(type(self).__name__, dataset, labels,
                          {"uniform": uniform_draws, "oversampled": oversampled_draws},
                          f"factors={factors}, {repeats.sum()} draws per epoch")
-        self.class_frequencies = oversampled_draws / repeats.sum()

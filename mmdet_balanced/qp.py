@@ -18,6 +18,7 @@ from .cvxopt_backend import solve_grouped_cvxopt
 from .dual_newton import solve_dual_newton
 from .grouping import LabelGroups, group_label_rows
 from .maxmin import solve_maxmin
+from .report import frequency_spread
 
 SOLVERS = ("auto", "newton", "cvxopt")
 OBJECTIVES = ("paper", "maxmin")
@@ -142,8 +143,10 @@ def kkt_residual(labels, p, alpha_factor: float, lam: float) -> float:
     return _group_kkt_residual(presence, np.ones(len(p)), p, alpha_factor / len(p), lam)
 
 
-def _resolve_background_share(background_share, num_background, alpha):
+def _resolve_background_share(background_share, num_background, num_images, alpha):
     """The fixed total probability of background images (None: the paper's formulation)."""
+    if background_share == "uniform":  # the share uniform sampling gives them
+        background_share = num_background / num_images if num_background else None
     if background_share is None:
         return None
     share = _check_real("background_share", background_share, 0.0, 1.0,
@@ -226,9 +229,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
     background = np.diff(balanced.indptr) == 0
     num_background = int(background.sum())
     alpha = alpha_factor / num_images
-    if background_share == "uniform":
-        background_share = num_background / num_images if num_background else None
-    share = _resolve_background_share(background_share, num_background, alpha)
+    share = _resolve_background_share(background_share, num_background, num_images, alpha)
 
     # The solved problem: all images (paper), or the labelled ones with total 1 - share.
     target = np.ones(num_images, dtype=bool) if share is None else ~background
@@ -247,7 +248,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
     p[target] = total * q[groups.inverse]
     if share is not None:
         p[background] = share / num_background
-    p = _renormalise(p, alpha)
+    p = renormalise(p, alpha)
     if not return_info:
         return p
 
@@ -255,16 +256,17 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
     f_kept = f_all[kept]
     uniform = images_per_class / num_images
     rare = uniform[kept] < uniform[kept].mean()
-    q_sub = q / (q[groups.inverse].sum())
+    spread = (frequency_spread(f_all, counted=images_per_class > 0) if len(kept)
+              else {"max_min_ratio": 1.0, "cv": 0.0})
     info = SolveInfo(
         solver=used, iterations=iterations,
-        kkt_residual=(_group_kkt_residual(groups.rows, groups.counts.astype(float), q_sub,
+        kkt_residual=(_group_kkt_residual(groups.rows, groups.counts.astype(float),
+                                          q / (groups.counts @ q),
                                           sub_alpha_factor / num_target, lam)
                       if objective == "paper" else float("nan")),
         objective=balanced_objective(balanced, p, lam),
         class_frequencies=f_all, uniform_class_frequencies=uniform,
-        max_min_ratio=float(f_kept.max() / f_kept.min()) if len(kept) else 1.0,
-        coefficient_of_variation=float(f_kept.std() / f_kept.mean()) if len(kept) else 0.0,
+        max_min_ratio=spread["max_min_ratio"], coefficient_of_variation=spread["cv"],
         num_groups=groups.num_groups, seconds=time.perf_counter() - start,
         dropped_classes=dropped,
         background_mass=float(p[background].sum()),
@@ -273,7 +275,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
     return p, info
 
 
-def _renormalise(p, alpha):
+def renormalise(p, alpha):
     """Make ``sum(p) = 1`` exactly without pushing any entry below the floor ``alpha``: an
     excess is taken from the entries above the floor in proportion to their slack."""
     excess = p.sum() - 1.0
@@ -285,12 +287,29 @@ def _renormalise(p, alpha):
     return p - excess * slack / slack.sum()
 
 
+def only_uniform_feasible(alpha_factor: float) -> bool:
+    """``alpha_factor = 1`` (up to rounding) leaves the uniform vector as the only solution."""
+    return alpha_factor >= 1.0 - 1e-12
+
+
+def newton_on_groups(groups: LabelGroups, alpha_factor: float, lam: float, warm=None):
+    """The structured solver on grouped rows (``lam = 0``: the lam -> 0+ limit, see
+    ``ZERO_LAM_SCALE``); ``warm`` is a previous result to start from (sweeps)."""
+    num_images = groups.counts.sum()
+    tol = 1e-14
+    if lam == 0:  # the limit lam -> 0+, approached at a lam far below the balance term's scale
+        lam, tol = ZERO_LAM_SCALE * num_images * groups.rows.shape[1], 1e-11
+    return solve_dual_newton(groups.rows, groups.counts, alpha_factor / num_images, lam,
+                             y0=None if warm is None else warm.y,
+                             nu0=None if warm is None else warm.nu, tol=tol)
+
+
 def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, maxmin_eps):
     """Probability per unique row; returns ``(q, iterations, solver_name, worst_bound)``."""
     counts = groups.counts
     num_images = counts.sum()
     alpha = alpha_factor / num_images
-    if alpha_factor >= 1.0 - 1e-12 or groups.rows.shape[1] == 0:
+    if only_uniform_feasible(alpha_factor) or groups.rows.shape[1] == 0:
         # Only the uniform vector is feasible, or no class to balance (min ||p|| is uniform).
         return np.full(groups.num_groups, 1.0 / num_images), 0, "closed-form", None
     if objective == "maxmin":
@@ -299,10 +318,7 @@ def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, max
     if solver == "cvxopt":
         q, result = solve_grouped_cvxopt(groups.rows, counts, alpha_factor, lam)
         return np.maximum(q, alpha), int(result["iterations"]), "cvxopt", None
-    tol = 1e-14
-    if lam == 0:  # the limit lam -> 0+, approached at a lam far below the balance term's scale
-        lam, tol = ZERO_LAM_SCALE * num_images * groups.rows.shape[1], 1e-11
-    result = solve_dual_newton(groups.rows, counts, alpha, lam, tol=tol)
+    result = newton_on_groups(groups, alpha_factor, lam)
     if not result.converged:
         warnings.warn(f"the Newton solver stopped after {result.iterations} iterations with "
                       f"dual residual {result.dual_residual:.2e}; the probabilities are usable "

@@ -2,10 +2,11 @@
 import numpy as np
 
 
-def frequency_spread(frequencies) -> dict:
-    """Max/min ratio and coefficient of variation of class frequencies (absent classes skipped)."""
+def frequency_spread(frequencies, counted=None) -> dict:
+    """Max/min ratio and coefficient of variation of class frequencies over the ``counted``
+    classes (a boolean mask; default: those with a nonzero frequency)."""
     f = np.asarray(frequencies, dtype=np.float64)
-    f = f[f > 0]
+    f = f[f > 0 if counted is None else counted]
     if f.size == 0:
         return {"max_min_ratio": float("nan"), "cv": float("nan")}
     return {"max_min_ratio": float(f.max() / f.min()), "cv": float(f.std() / f.mean())}

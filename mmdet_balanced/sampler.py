@@ -14,14 +14,11 @@ import torch
 from torch.utils.data import Sampler
 
 
-def check_probabilities(probabilities, num_items: Optional[int] = None) -> np.ndarray:
+def check_probabilities(probabilities) -> np.ndarray:
     """Validate a probability vector; returns it as float64 normalised to sum 1."""
     p = np.asarray(probabilities, dtype=np.float64)
     if p.ndim != 1 or p.size == 0:
         raise ValueError(f"probabilities must be a non-empty 1-D vector; got shape {p.shape}")
-    if num_items is not None and p.size != num_items:
-        raise ValueError(f"probabilities has {p.size} entries but the dataset has {num_items} "
-                         "items; recompute them for this dataset.")
     if not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
         raise ValueError("probabilities must be finite, non-negative and not all zero")
     return p / p.sum()
