@@ -13,26 +13,66 @@ from .grouping import group_label_rows
 from .qp import (newton_on_groups, only_uniform_feasible, presence_matrix, renormalise,
                  solve_balanced_qp)
 from .report import frequency_spread
-from .sampler import alias_table
+from .sampler import ProbabilitySampler, check_draw
 
 
 @dataclass
 class Scheme:
     """A sampling scheme as seen by one epoch: per-image probability of a draw, draws per
-    epoch, and whether draws are i.i.d. (else each image appears a fixed number of times)."""
+    epoch, and how an epoch is drawn: ``"fixed"`` (each image a fixed number of times,
+    shuffled: DefaultSampler, oversampling), ``"systematic"`` (floor or ceil of ``n p_i``
+    times) or ``"iid"`` (with replacement)."""
     name: str
     p: np.ndarray
     draws: int
-    iid: bool
+    draw: str
 
 
 def uniform_scheme(num_images):
-    return Scheme("uniform", np.full(num_images, 1.0 / num_images), num_images, iid=False)
+    return Scheme("uniform", np.full(num_images, 1.0 / num_images), num_images, draw="fixed")
 
 
 def repeat_scheme(name, repeats):
     repeats = np.asarray(repeats, dtype=np.float64)
-    return Scheme(name, repeats / repeats.sum(), int(repeats.sum()), iid=False)
+    return Scheme(name, repeats / repeats.sum(), int(repeats.sum()), draw="fixed")
+
+
+def expected_distinct_images(scheme: Scheme) -> float:
+    """Expected number of distinct images in one epoch of ``scheme``."""
+    if scheme.draw == "iid":
+        return float(np.sum(-np.expm1(scheme.draws * np.log1p(-np.minimum(scheme.p,
+                                                                         1 - 1e-16)))))
+    if scheme.draw == "systematic":  # P(count >= 1) = min(1, n p_i)
+        return float(np.minimum(1.0, scheme.draws * scheme.p).sum())
+    return float(np.count_nonzero(scheme.p))
+
+
+def epoch_indices(scheme: Scheme, epoch: int, seed: int = 0) -> np.ndarray:
+    """One epoch's draw of ``scheme``, as the project's samplers draw it (``"fixed"``: every
+    image its expected number of times; its class counts do not depend on the order)."""
+    if scheme.draw == "fixed":
+        return np.repeat(np.arange(len(scheme.p)), np.rint(scheme.p * scheme.draws).astype(int))
+    sampler = ProbabilitySampler(scheme.p, num_samples=scheme.draws, seed=seed, draw=scheme.draw)
+    return sampler.global_indices(epoch).numpy()
+
+
+def simulate_epochs(labels, scheme: Scheme, epochs: int = 100, seed: int = 0) -> dict:
+    """Per-epoch balance and coverage over ``epochs`` simulated epochs of the real draw: the
+    median and 95th percentile of the per-epoch max/min class-count ratio (over classes
+    present in the data) and the mean share of distinct images."""
+    presence = presence_matrix(labels)
+    present = np.asarray(presence.sum(axis=0)).ravel() > 0
+    num_images = presence.shape[0]
+    ratios, coverage = [], []
+    for epoch in range(epochs):
+        drawn = epoch_indices(scheme, epoch, seed)
+        hits = np.bincount(drawn, minlength=num_images)
+        counts = np.asarray(presence.T @ hits).ravel()[present]
+        ratios.append(counts.max() / max(counts.min(), 1))
+        coverage.append(np.count_nonzero(hits) / num_images)
+    return dict(median_epoch_max_min=float(np.median(ratios)),
+                p95_epoch_max_min=float(np.percentile(ratios, 95)),
+                simulated_coverage=float(np.mean(coverage)))
 
 
 def class_aware_scheme(labels):
@@ -43,7 +83,7 @@ def class_aware_scheme(labels):
     present = per_class > 0
     weights = np.where(present, 1.0 / np.maximum(per_class, 1), 0.0) / present.sum()
     p = np.asarray(labels @ weights).ravel()
-    return Scheme("class_aware", p / p.sum(), labels.shape[0], iid=True)
+    return Scheme("class_aware", p / p.sum(), labels.shape[0], draw="iid")
 
 
 def repeat_factor_repeats(labels, threshold: float) -> np.ndarray:
@@ -71,13 +111,10 @@ def summarize_scheme(labels, scheme: Scheme) -> dict:
     spread = frequency_spread(f)
     scaled = scheme.p * num_images
     background = np.diff(labels.indptr) == 0
-    if scheme.iid:
-        distinct = float(np.sum(-np.expm1(scheme.draws * np.log1p(-np.minimum(scheme.p,
-                                                                             1 - 1e-16)))))
-    else:
-        distinct = float(np.count_nonzero(scheme.p))
+    distinct = expected_distinct_images(scheme)
     return dict(
         sampler=scheme.name,
+        draw=scheme.draw,
         draws_per_epoch=scheme.draws,
         class_draws=(f * scheme.draws).tolist(),
         max_min_ratio=spread["max_min_ratio"],
@@ -91,16 +128,17 @@ def summarize_scheme(labels, scheme: Scheme) -> dict:
     )
 
 
-def sweep(labels, alpha_factors, lams, epochs: int = 5, seed: int = 0, progress=None):
+def sweep(labels, alpha_factors, lams, epochs: int = 5, seed: int = 0, progress=None,
+          draw: str = "systematic"):
     """Balanced sampling over a grid: for each (alpha_factor, lam), the exact expected spread
-    and, from ``epochs`` simulated epochs of N i.i.d. draws (seeded), the empirical max/min
-    class-count ratio and the share of distinct images drawn. The grouping is computed once and
-    each lam warm-starts from the previous one of its row."""
+    and, from ``epochs`` simulated epochs of N draws with the sampler's ``draw`` (seeded), the
+    empirical max/min class-count ratio and the share of distinct images drawn. The grouping is
+    computed once and each lam warm-starts from the previous one of its row."""
+    check_draw(draw)
     presence = presence_matrix(labels)
     presence = presence[:, np.asarray(presence.sum(axis=0)).ravel() > 0]
     num_images = presence.shape[0]
     groups = group_label_rows(presence)
-    rng = np.random.default_rng(seed)
     records = []
     total = len(alpha_factors) * len(lams)
     for a_index, alpha_factor in enumerate(alpha_factors):
@@ -112,28 +150,21 @@ def sweep(labels, alpha_factors, lams, epochs: int = 5, seed: int = 0, progress=
                 with threadpool_limits(limits=1, user_api="blas"):
                     warm = newton_on_groups(groups, alpha_factor, lam, warm)
                 p = renormalise(warm.q[groups.inverse], alpha_factor / num_images)
-            summary = summarize_scheme(presence, Scheme("balanced", p, num_images, iid=True))
-            accept, alias = alias_table(p)
-            ratios, coverage = [], []
-            for _ in range(epochs):
-                candidate = rng.integers(num_images, size=num_images)
-                keep = rng.random(num_images) < accept[candidate]
-                drawn = np.where(keep, candidate, alias[candidate])
-                counts = np.asarray(presence.T @ np.bincount(drawn, minlength=num_images))
-                counts = counts.ravel()
-                ratios.append(counts.max() / max(counts.min(), 1))
-                coverage.append(np.unique(drawn).size / num_images)
-            records.append(dict(alpha_factor=alpha_factor, lam=lam,
+            scheme = Scheme("balanced", p, num_images, draw=draw)
+            summary = summarize_scheme(presence, scheme)
+            simulated = simulate_epochs(presence, scheme, epochs, seed)
+            records.append(dict(alpha_factor=alpha_factor, lam=lam, draw=draw,
                                 max_min_ratio=summary["max_min_ratio"], cv=summary["cv"],
                                 coverage=summary["coverage"],
                                 min_p_times_n=summary["min_p_times_n"],
-                                simulated_max_min_ratio=float(np.mean(ratios)),
-                                simulated_coverage=float(np.mean(coverage))))
+                                simulated_max_min_ratio=simulated["median_epoch_max_min"],
+                                simulated_coverage=simulated["simulated_coverage"]))
             if progress is not None:
                 progress(a_index * len(lams) + l_index + 1, total)
     return records
 
 
-def balanced_scheme(labels, name="balanced", **solve_kwargs) -> Scheme:
+def balanced_scheme(labels, name="balanced", draw="systematic", num_samples=None,
+                    **solve_kwargs) -> Scheme:
     p = solve_balanced_qp(labels, **solve_kwargs)
-    return Scheme(name, p, len(p), iid=True)
+    return Scheme(name, p, num_samples or len(p), draw=check_draw(draw))

@@ -22,7 +22,8 @@ from mmdet.registry import DATA_SAMPLERS
 from .labels import dataset_classes, label_matrix, read_annotations
 from .qp import solve_balanced_qp
 from .report import format_frequency_table
-from .sampler import InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler
+from .sampler import (InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler,
+                      check_draw)
 
 
 def _log_frequencies(owner, dataset, labels, columns, header):
@@ -101,6 +102,7 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
 
 def _init_balanced(sampler, base, dataset, seed, num_samples, solve_kwargs, **base_kwargs):
     """Solve for ``dataset`` and initialise ``sampler`` as its framework-free ``base``."""
+    check_draw(base_kwargs["draw"])  # bad input fails before the solve
     rank, world_size = get_dist_info()
     probabilities, sampler.solve_info = balanced_probabilities(
         dataset, type(sampler).__name__, num_samples, **solve_kwargs)
@@ -112,7 +114,7 @@ def _init_balanced(sampler, base, dataset, seed, num_samples, solve_kwargs, **ba
 
 @DATA_SAMPLERS.register_module()
 class BalancedQPSampler(ProbabilitySampler):
-    """Epoch-based sampler drawing images i.i.d. with the balanced probabilities.
+    """Epoch-based sampler drawing images with the balanced probabilities.
 
     Args:
         dataset: the training dataset (any MMDetection dataset or wrapper).
@@ -121,18 +123,20 @@ class BalancedQPSampler(ProbabilitySampler):
             :func:`mmdet_balanced.solve_balanced_qp` (defaults: the paper's formulation).
         num_samples: draws per epoch over all ranks (default: dataset length).
         round_up: pad so that every rank gets the same number of indices.
+        draw: ``"systematic"`` (default: each image floor or ceil of ``n p_i`` times per
+            epoch of ``n`` draws, random order) or ``"iid"`` (with replacement, as the paper).
     """
 
     def __init__(self, dataset, seed: Optional[int] = None, alpha_factor: float = 0.5,
                  lam: float = 500.0, solver: str = "auto", num_samples: Optional[int] = None,
                  round_up: bool = True, lam_scale: Optional[float] = None,
                  objective: str = "paper", background_share=None,
-                 maxmin_eps: float = 1e-3) -> None:
+                 maxmin_eps: float = 1e-3, draw: str = "systematic") -> None:
         _init_balanced(self, ProbabilitySampler, dataset, seed, num_samples,
                        dict(alpha_factor=alpha_factor, lam=lam, solver=solver,
                             lam_scale=lam_scale, objective=objective,
                             background_share=background_share, maxmin_eps=maxmin_eps),
-                       round_up=round_up)
+                       round_up=round_up, draw=draw)
 
 
 @DATA_SAMPLERS.register_module()
@@ -142,11 +146,13 @@ class InfiniteBalancedQPSampler(InfiniteProbabilitySampler):
     def __init__(self, dataset, seed: Optional[int] = None, alpha_factor: float = 0.5,
                  lam: float = 500.0, solver: str = "auto", num_samples: Optional[int] = None,
                  lam_scale: Optional[float] = None, objective: str = "paper",
-                 background_share=None, maxmin_eps: float = 1e-3) -> None:
+                 background_share=None, maxmin_eps: float = 1e-3,
+                 draw: str = "systematic") -> None:
         _init_balanced(self, InfiniteProbabilitySampler, dataset, seed, num_samples,
                        dict(alpha_factor=alpha_factor, lam=lam, solver=solver,
                             lam_scale=lam_scale, objective=objective,
-                            background_share=background_share, maxmin_eps=maxmin_eps))
+                            background_share=background_share, maxmin_eps=maxmin_eps),
+                       draw=draw)
 
 
 def oversampling_repeats(labels, class_names, factors: dict) -> np.ndarray:

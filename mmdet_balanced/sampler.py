@@ -1,5 +1,11 @@
 """Framework-free samplers that draw dataset indices from fixed probabilities.
 
+Two draws per epoch of ``n`` indices: ``"systematic"`` (default) gives image ``i`` exactly
+``floor(n p_i)`` or ``ceil(n p_i)`` draws (expected count ``n p_i``, systematic resampling of
+the fractional parts over a random order), in a random order: the epoch's class counts stay
+close to their expectation and every image with ``n p_i >= 1`` is seen. ``"iid"`` draws with
+replacement (alias method): about 63% distinct images per epoch even for uniform ``p``.
+
 Plain PyTorch (no MMEngine import): usable with any ``torch.utils.data.DataLoader``. Every rank
 computes the same global draw from ``seed + epoch`` and keeps every ``world_size``-th index from
 position ``rank``, as MMEngine's ``DefaultSampler`` and Detectron2's ``TrainingSampler`` do, so
@@ -14,14 +20,49 @@ import torch
 from torch.utils.data import Sampler
 
 
+DRAWS = ("systematic", "iid")
+
+
 def check_probabilities(probabilities) -> np.ndarray:
-    """Validate a probability vector; returns it as float64 normalised to sum 1."""
+    """Validate a probability vector; returns it as float64 summing to 1.
+
+    A vector that already sums to 1 up to rounding (a solver's output) is kept bit for bit:
+    dividing by a float sum of 1 +- 1 ulp would change every entry's last bit, and the sampler
+    must hold exactly the vector that was solved (the same on every machine and rank).
+    """
     p = np.asarray(probabilities, dtype=np.float64)
     if p.ndim != 1 or p.size == 0:
         raise ValueError(f"probabilities must be a non-empty 1-D vector; got shape {p.shape}")
     if not np.all(np.isfinite(p)) or np.any(p < 0) or p.sum() <= 0:
         raise ValueError("probabilities must be finite, non-negative and not all zero")
-    return p / p.sum()
+    total = p.sum()
+    return p if abs(total - 1.0) <= 1e-12 else p / total
+
+
+def check_draw(draw) -> str:
+    if draw not in DRAWS:
+        raise ValueError(f"draw={draw!r} is not one of {DRAWS}: 'systematic' (default; each "
+                         "image floor or ceil of n*p_i times per epoch) or 'iid' (with "
+                         "replacement, as in the paper)")
+    return draw
+
+
+def systematic_counts(expected: torch.Tensor, total: int, generator: torch.Generator):
+    """Integer counts with ``count_i`` = floor or ceil of ``expected_i`` and sum ``total``
+    (``expected`` sums to ``total``), each with mean ``expected_i``: the fractional parts are
+    resampled systematically (one uniform offset, points ``u, u + 1, ...``) in the given order."""
+    whole = torch.floor(expected)
+    fraction = expected - whole
+    extras = total - int(whole.sum().item())  # an integer: the fractions sum to it
+    counts = whole.long()
+    if extras > 0:
+        edges = torch.cumsum(fraction, 0)
+        edges *= extras / edges[-1].item()  # remove the cumulative sum's rounding drift
+        edges[-1] = extras
+        offset = torch.rand(1, generator=generator, dtype=torch.float64)
+        hits = torch.ceil(edges - offset).long()  # points below each edge
+        counts += torch.diff(hits, prepend=torch.zeros(1, dtype=torch.long))
+    return counts
 
 
 def split_sizes(size: int, rank: int, world_size: int, round_up: bool):
@@ -64,11 +105,13 @@ def alias_table(p: np.ndarray):
 
 
 class ProbabilitySampler(Sampler):
-    """Draws ``num_samples`` indices per epoch i.i.d. (with replacement) from ``probabilities``.
+    """Draws ``num_samples`` indices per epoch from ``probabilities``.
 
     Args:
         probabilities: one probability per dataset item (normalised here).
         num_samples: draws per epoch over all ranks; defaults to the number of items.
+        draw: ``"systematic"`` (default: item ``i`` appears floor or ceil of ``n p_i`` times
+            in the epoch's ``n`` draws, random order) or ``"iid"`` (with replacement).
         seed: the epoch's draw depends only on ``seed + epoch``; identical on every rank.
         rank, world_size: this process's slice of the global draw.
         round_up: pad the global draw so that each rank gets the same count (like
@@ -76,10 +119,14 @@ class ProbabilitySampler(Sampler):
     """
 
     def __init__(self, probabilities, num_samples: Optional[int] = None, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, round_up: bool = True) -> None:
+                 rank: int = 0, world_size: int = 1, round_up: bool = True,
+                 draw: str = "systematic") -> None:
         self.probabilities = check_probabilities(probabilities)
-        accept, alias = alias_table(self.probabilities)
-        self._accept, self._alias = torch.from_numpy(accept), torch.from_numpy(alias)
+        self.draw_method = check_draw(draw)
+        self._p = torch.from_numpy(self.probabilities)
+        if self.draw_method == "iid":
+            accept, alias = alias_table(self.probabilities)
+            self._accept, self._alias = torch.from_numpy(accept), torch.from_numpy(alias)
         size = len(self.probabilities)
         if num_samples is None:
             num_samples = size
@@ -95,6 +142,21 @@ class ProbabilitySampler(Sampler):
         self.num_samples, self.total_size = split_sizes(num_samples, rank, world_size, round_up)
 
     def draw(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """``count`` indices with the sampler's draw method."""
+        if self.draw_method == "systematic":
+            return self.draw_systematic(count, generator)
+        return self.draw_iid(count, generator)
+
+    def draw_systematic(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """Item ``i`` exactly floor or ceil of ``count * p_i`` times, in a random order. The
+        items are visited in a random order for the systematic pass, so which items round up
+        is random too (no bias towards low indices)."""
+        order = torch.randperm(len(self._p), generator=generator)
+        counts = systematic_counts(count * self._p[order], count, generator)
+        indices = torch.repeat_interleave(order, counts)
+        return indices[torch.randperm(count, generator=generator)]
+
+    def draw_iid(self, count: int, generator: torch.Generator) -> torch.Tensor:
         """``count`` i.i.d. indices by the alias method, O(1) each. One float64 uniform per draw:
         its integer part (times N) picks the column, its fraction the accept test; so a longer
         draw extends a shorter one with the same generator state."""
@@ -107,7 +169,12 @@ class ProbabilitySampler(Sampler):
         """The draw of all ranks for ``epoch`` (default: the current one), before slicing."""
         generator = torch.Generator()
         generator.manual_seed(self.seed + (self.epoch if epoch is None else epoch))
-        return self.draw(self.total_size, generator)
+        if self.draw_method == "iid":  # extra i.i.d. draws pad it (a longer draw extends)
+            return self.draw(self.total_size, generator)
+        indices = self.draw(self.epoch_size, generator)
+        if self.total_size > len(indices):  # round_up pads as DefaultSampler: from the start
+            indices = indices.repeat(math.ceil(self.total_size / len(indices)))
+        return indices[:self.total_size]
 
     def __iter__(self) -> Iterator[int]:
         indices = self.global_indices()
@@ -122,10 +189,11 @@ class ProbabilitySampler(Sampler):
 
 
 class InfiniteProbabilitySampler(ProbabilitySampler):
-    """Endless i.i.d. draws from ``probabilities`` for iteration-based training.
+    """Endless draws from ``probabilities`` for iteration-based training.
 
     Like MMEngine's ``InfiniteSampler``: one global stream seeded by ``seed``, drawn in chunks
-    of ``num_samples``; rank ``r`` yields stream positions ``r, r + world_size, ...``.
+    of ``num_samples`` (each chunk one systematic or i.i.d. epoch, see ``draw``); rank ``r``
+    yields stream positions ``r, r + world_size, ...``.
     """
 
     def _global_stream(self) -> Iterator[int]:

@@ -57,11 +57,13 @@ def test_draw_is_deterministic_in_seed_plus_epoch():
     assert list(c) == list(a)  # seed + epoch is what counts, as in DefaultSampler
 
 
+@pytest.mark.parametrize("draw", ["systematic", "iid"])
 @pytest.mark.parametrize("round_up", [True, False])
-def test_ranks_interleave_to_the_single_process_draw(round_up):
+def test_ranks_interleave_to_the_single_process_draw(round_up, draw):
     p = np.random.default_rng(0).random(103)
-    single = list(ProbabilitySampler(p, seed=1))
-    ranks = [list(ProbabilitySampler(p, seed=1, rank=r, world_size=4, round_up=round_up))
+    single = list(ProbabilitySampler(p, seed=1, draw=draw))
+    ranks = [list(ProbabilitySampler(p, seed=1, rank=r, world_size=4, round_up=round_up,
+                                     draw=draw))
              for r in range(4)]
     interleaved = [ranks[i % 4][i // 4] for i in range(sum(map(len, ranks)))]
     assert interleaved[:103] == single
@@ -69,15 +71,78 @@ def test_ranks_interleave_to_the_single_process_draw(round_up):
         assert {len(r) for r in ranks} == {26}
 
 
-def test_infinite_sampler_continues_across_epoch_boundaries():
+@pytest.mark.parametrize("draw", ["systematic", "iid"])
+def test_infinite_sampler_continues_across_epoch_boundaries(draw):
     p = np.random.default_rng(1).random(30)
-    stream = InfiniteProbabilitySampler(p, seed=5)
+    p /= p.sum()
+    stream = InfiniteProbabilitySampler(p, seed=5, draw=draw)
     it = iter(stream)
     first = [next(it) for _ in range(75)]
-    epochs = [list(ProbabilitySampler(p, seed=5)) for _ in range(1)]
+    epochs = [list(ProbabilitySampler(p, seed=5, draw=draw)) for _ in range(1)]
     assert first[:30] == epochs[0]  # the first chunk is the epoch-0 draw of the same seed
-    rank1 = iter(InfiniteProbabilitySampler(p, seed=5, rank=1, world_size=3))
+    rank1 = iter(InfiniteProbabilitySampler(p, seed=5, rank=1, world_size=3, draw=draw))
     assert [next(rank1) for _ in range(25)] == first[1::3]
+    if draw == "systematic":  # every chunk of the stream is a systematic epoch of 30 draws
+        for chunk in (first[:30], first[30:60]):
+            counts = np.bincount(chunk, minlength=30)
+            assert np.all((counts == np.floor(30 * p)) | (counts == np.ceil(30 * p)))
+
+
+@pytest.mark.parametrize("num_samples", [None, 37, 1000])
+def test_systematic_counts_are_floor_or_ceil_with_the_right_mean(num_samples):
+    rng = np.random.default_rng(2)
+    p = rng.random(50) ** 3 * (rng.random(50) < 0.9)  # skewed, with zeros
+    p /= p.sum()
+    sampler = ProbabilitySampler(p, num_samples=num_samples, seed=4)
+    n = num_samples or len(p)
+    epochs = 2000
+    total = np.zeros(len(p))
+    for epoch in range(epochs):
+        sampler.set_epoch(epoch)
+        indices = list(sampler)
+        assert len(indices) == n
+        counts = np.bincount(indices, minlength=len(p))
+        assert np.all((counts == np.floor(n * p)) | (counts == np.ceil(n * p))), epoch
+        total += counts
+    # the count is floor + Bernoulli(fraction): mean n p_i, within 5 sigma over the epochs
+    fraction = n * p - np.floor(n * p)
+    sigma = np.sqrt(fraction * (1 - fraction) / epochs)
+    assert np.all(np.abs(total / epochs - n * p) <= 5 * sigma + 1e-12)
+    assert np.any(fraction > 0.05) and np.any(sigma > 0)  # the test has rounding to check
+
+
+def test_systematic_order_is_random_and_independent_of_the_index():
+    p = np.full(40, 1 / 40)  # uniform: every epoch is a permutation, as DefaultSampler's
+    sampler = ProbabilitySampler(p, seed=0)
+    first = list(sampler)
+    assert sorted(first) == list(range(40)) and first != sorted(first)
+    sampler.set_epoch(1)
+    assert list(sampler) != first
+
+
+def test_systematic_draw_balances_each_epoch_better_than_iid(table1_labels):
+    p = solve_balanced_qp(table1_labels)
+    expected = table1_labels.T @ p * len(p)
+    worst = {}
+    for draw in ("systematic", "iid"):
+        sampler = ProbabilitySampler(p, seed=0, draw=draw)
+        errors = []
+        for epoch in range(30):
+            sampler.set_epoch(epoch)
+            counts = table1_labels.T @ np.bincount(list(sampler), minlength=len(p))
+            errors.append(np.abs(counts - expected).max())
+        worst[draw] = np.median(errors)
+    assert worst["systematic"] < worst["iid"] / 2
+
+
+def test_the_sampler_holds_the_solved_vector_bit_for_bit():
+    # a solver's p sums to 1 up to an ulp; dividing by that float sum again would change the
+    # last bit of every entry (what made the suite machine-dependent)
+    p = np.full(40, 1 / 40)
+    p[:7] *= 1 + 2e-15
+    assert p.sum() != 1.0
+    np.testing.assert_array_equal(ProbabilitySampler(p).probabilities, p)
+    np.testing.assert_allclose(ProbabilitySampler(2 * p).probabilities, p, rtol=1e-15)
 
 
 def test_works_with_a_plain_pytorch_dataloader():
@@ -93,6 +158,7 @@ def test_works_with_a_plain_pytorch_dataloader():
     (dict(probabilities=[0.5, -0.1]), "non-negative"),
     (dict(probabilities=[1.0], num_samples=0), "num_samples"),
     (dict(probabilities=[1.0], rank=2, world_size=2), "rank"),
+    (dict(probabilities=[1.0], draw="poisson"), "draw='poisson' is not one of"),
 ])
 def test_bad_sampler_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -13,7 +13,8 @@ threshold --rfs-thr). For each: expected draws per epoch containing each class, 
 and CV of those, share of images drawn less than uniformly and the smallest p*N, expected
 distinct images per epoch, background mass. Writes summary.{csv,json}, class_draws.csv and a
 bar chart like the paper's Figure 2 (class_draws.png). --sweep adds a grid over alpha_factor and
-lam with simulated epochs (sweep.{csv,json}, sweep_heatmaps.png).
+lam with simulated epochs (sweep.{csv,json}, sweep_heatmaps.png). Epochs are simulated with the
+config's draw (draw='systematic' unless the sampler says 'iid'), as the sampler draws them.
 """
 import argparse
 import csv
@@ -29,7 +30,8 @@ from mmengine.registry import init_default_scope
 
 from mmdet_balanced import label_matrix
 from mmdet_balanced.analysis import (balanced_scheme, class_aware_scheme, repeat_factor_repeats,
-                                     repeat_scheme, summarize_scheme, sweep, uniform_scheme)
+                                     repeat_scheme, simulate_epochs, summarize_scheme, sweep,
+                                     uniform_scheme)
 from mmdet_balanced.demo_data import FETAL_CLASSES, HIERARCHY
 from mmdet_balanced.labels import dataset_classes
 from mmdet_balanced.mmdet_samplers import oversampling_repeats
@@ -39,6 +41,7 @@ SOLVE_KEYS = ("alpha_factor", "lam", "lam_scale", "objective", "background_share
               "solver")
 SUMMARY_KEYS = ("max_min_ratio", "cv", "share_below_uniform", "min_p_times_n",
                 "distinct_images_per_epoch", "coverage", "background_mass", "labels_per_draw")
+SIMULATED_KEYS = ("median_epoch_max_min", "p95_epoch_max_min", "simulated_coverage")
 
 
 def parse_args(argv=None):
@@ -57,6 +60,8 @@ def parse_args(argv=None):
     parser.add_argument("--alphas", nargs="+", type=float, default=[0, 0.25, 0.5, 0.75, 1.0])
     parser.add_argument("--lams", nargs="+", type=float, default=[0, 5, 50, 500, 5000, 50000])
     parser.add_argument("--epochs", type=int, default=5, help="simulated epochs per grid point")
+    parser.add_argument("--sim-epochs", type=int, default=100,
+                        help="simulated epochs per sampler for the per-epoch balance columns")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
 
@@ -70,11 +75,14 @@ def build_training_dataset(cfg):
 
 def schemes_for(cfg, labels, classes, args):
     sampler_cfg = cfg.train_dataloader.get("sampler", {})
-    settings = ({k: sampler_cfg[k] for k in SOLVE_KEYS if k in sampler_cfg}
-                if sampler_cfg.get("type") in BALANCED_TYPES else {})
+    balanced = sampler_cfg.get("type") in BALANCED_TYPES
+    settings = {k: sampler_cfg[k] for k in SOLVE_KEYS if k in sampler_cfg} if balanced else {}
+    draw = dict(draw=sampler_cfg.get("draw", "systematic") if balanced else "systematic",
+                num_samples=sampler_cfg.get("num_samples") if balanced else None)
     schemes = [uniform_scheme(labels.shape[0]),
-               balanced_scheme(labels, **settings),
-               balanced_scheme(labels, name="maxmin", **dict(settings, objective="maxmin"))]
+               balanced_scheme(labels, **draw, **settings),
+               balanced_scheme(labels, name="maxmin", **draw,
+                               **dict(settings, objective="maxmin"))]
     factors = None
     if args.oversample:
         factors = {k: int(v) for k, v in (item.split("=") for item in args.oversample)}
@@ -192,18 +200,30 @@ def main(argv=None):
         hierarchy = HIERARCHY if set(classes) == set(FETAL_CLASSES) else {}
 
     schemes, settings, factors = schemes_for(cfg, labels, classes, args)
-    summaries = [summarize_scheme(labels, scheme) for scheme in schemes]
-    print(f"balanced settings: {settings or 'the paper defaults'}; oversampling factors: "
-          f"{factors}; repeat-factor threshold: {args.rfs_thr}")
-    print_table(summaries, SUMMARY_KEYS, "Per sampler (one epoch)")
+    summaries = [dict(summarize_scheme(labels, scheme),
+                      **simulate_epochs(labels, scheme, args.sim_epochs, args.seed))
+                 for scheme in schemes]
+    print(f"balanced settings: {settings or 'the paper defaults'}, draw={schemes[1].draw}; "
+          f"oversampling factors: {factors}; repeat-factor threshold: {args.rfs_thr}")
+    print_table(summaries, SUMMARY_KEYS, "Per sampler (one epoch, expected)")
+    print_table(summaries, SIMULATED_KEYS,
+                f"Per sampler ({args.sim_epochs} simulated epochs of its real draw)")
     uniform = summaries[0]["class_draws"]
     for summary in summaries[1:3]:  # balanced and maxmin
         mean = np.mean(uniform)
         starved = [c for c, u, b in zip(classes, uniform, summary["class_draws"])
                    if u < mean and b < u * (1 - 1e-9)]
-        if starved:
+        if not starved:
+            continue
+        if summary["sampler"] == "maxmin" or settings.get("objective") == "maxmin":
+            print(f"WARNING: with {summary['sampler']} (objective='maxmin'), classes {starved} are rarer than average yet drawn "
+                  "LESS than under uniform sampling: maxmin only guarantees the worst class its "
+                  "best frequency, and these sit above it. A smaller lam (or lam_scale) or "
+                  "alpha_factor gives the QP room to lift them.")
+        else:
             print(f"WARNING: with {summary['sampler']}, classes {starved} are rarer than average "
-                  "yet drawn LESS than under uniform sampling; objective='maxmin' fixes that.")
+                  "yet drawn LESS than under uniform sampling; objective='maxmin' lifts the "
+                  "worst class first (see the maxmin column).")
     if summaries[1]["background_mass"] > summaries[0]["background_mass"] * 1.05:
         print(f"WARNING: balanced sampling puts {summaries[1]['background_mass']:.1%} of the "
               f"draws on images without boxes (uniform: {summaries[0]['background_mass']:.1%}); "
@@ -215,8 +235,8 @@ def main(argv=None):
         print(f"{name:<18}" + "".join(f"{s['class_draws'][i]:>14.1f}" for s in summaries))
         class_rows.append({"class": name, **{s["sampler"]: s["class_draws"][i]
                                              for s in summaries}})
-    write_csv(osp.join(args.out_dir, "summary.csv"), summaries, ("sampler", "draws_per_epoch",
-                                                                 *SUMMARY_KEYS))
+    write_csv(osp.join(args.out_dir, "summary.csv"), summaries,
+              ("sampler", "draw", "draws_per_epoch", *SUMMARY_KEYS, *SIMULATED_KEYS))
     write_csv(osp.join(args.out_dir, "class_draws.csv"), class_rows,
               ["class", *[s["sampler"] for s in summaries]])
     with open(osp.join(args.out_dir, "summary.json"), "w") as handle:
@@ -236,7 +256,8 @@ def main(argv=None):
                 print(f"[sweep] {done}/{total} points, {elapsed:.1f} s, eta "
                       f"{elapsed / done * (total - done):.1f} s", flush=True)
 
-        records = sweep(labels, args.alphas, args.lams, args.epochs, args.seed, progress)
+        records = sweep(labels, args.alphas, args.lams, args.epochs, args.seed, progress,
+                        draw=schemes[1].draw)
         keys = ("alpha_factor", "lam", "max_min_ratio", "simulated_max_min_ratio", "cv",
                 "coverage", "simulated_coverage", "min_p_times_n")
         print(f"\n{'alpha_factor':>12}{'lam':>10}" + "".join(f"{k:>24}" for k in keys[2:]))

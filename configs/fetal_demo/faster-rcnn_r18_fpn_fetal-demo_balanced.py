@@ -1,3 +1,5 @@
-# Balanced sampling (Olivier & Raynaud): alpha = 0.5/N, lambda = 500, as in the paper.
+# Balanced sampling as in the paper (Olivier & Raynaud): alpha = 0.5/N, lambda = 500, i.i.d.
+# draws with replacement.
 _base_ = "../_base_/faster-rcnn_r18_fpn_fetal-demo.py"
-train_dataloader = dict(sampler=dict(type="BalancedQPSampler", alpha_factor=0.5, lam=500.0))
+train_dataloader = dict(sampler=dict(type="BalancedQPSampler", alpha_factor=0.5, lam=500.0,
+                                     draw="iid"))
