@@ -40,8 +40,10 @@ def _run_qp(P, q, G, h, A, b, options, tolerances=_TOLERANCES):
 
 
 def solve_grouped_cvxopt(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float, lam: float,
-                         options=None):
-    """Solve the grouped QP with CVXOPT; returns ``(q, cvxopt_result)``, ``q`` per unique row."""
+                         options=None, min_frequency=None):
+    """Solve the grouped QP with CVXOPT; returns ``(q, cvxopt_result)``, ``q`` per unique row.
+    ``min_frequency``: also ``f_l >= min_frequency`` for every class (the maxmin second stage;
+    the reference for its structured solver)."""
     num_groups, num_classes = rows.shape
     counts = counts.astype(np.float64)
     num_images = counts.sum()
@@ -52,6 +54,10 @@ def solve_grouped_cvxopt(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: 
     P = sp.block_diag([sp.diags(lam * counts / num_images**2), 2.0 * sp.identity(num_classes)])
     G = sp.hstack([-sp.identity(num_groups), sp.csr_matrix((num_groups, num_classes))])
     h = -alpha_factor * np.ones(num_groups)
+    if min_frequency is not None:  # -f <= -min_frequency, f = U^T (m x) / N
+        G = sp.vstack([G, sp.hstack([-(rows.T @ sp.diags(counts)) / num_images,
+                                     sp.csr_matrix((num_classes, num_classes))])])
+        h = np.concatenate([h, -min_frequency * np.ones(num_classes)])
     A = sp.vstack([
         sp.hstack([sp.csr_matrix(-to_w), sp.identity(num_classes)]),
         sp.hstack([sp.csr_matrix(counts), sp.csr_matrix((1, num_classes))]),

@@ -140,15 +140,19 @@ def make_fetal_dataset(out_dir: str, num_train: int = 200, num_val: int = 60,
 
 
 def long_tailed_labels(num_images: int, num_classes: int, max_labels: int = 3,
-                       exponent: float = 1.0, seed: int = 0):
+                       exponent: float = 1.0, seed: int = 0, every_class: bool = False):
     """Sparse (N, C) presence matrix with 1..max_labels classes per image drawn from a Zipf-like
     class distribution (class l has weight 1 / (l + 1)^exponent): a long-tailed label set
-    like LVIS or OpenImages, generated in O(nnz)."""
+    like LVIS or OpenImages, generated in O(nnz). ``every_class``: the first C drawn labels are
+    replaced by 0..C-1 so that every class is present (the benchmarks' COCO-size case is
+    ``long_tailed_labels(118_000, 80, max_labels=6, exponent=1.1, seed=2, every_class=True)``)."""
     import scipy.sparse as sp
     rng = np.random.default_rng(seed)
     per_image = rng.integers(1, max_labels + 1, size=num_images)
     weights = 1.0 / np.arange(1, num_classes + 1) ** exponent
     columns = rng.choice(num_classes, size=int(per_image.sum()), p=weights / weights.sum())
+    if every_class:
+        columns[:num_classes] = np.arange(num_classes)
     indptr = np.concatenate([[0], np.cumsum(per_image)])
     matrix = sp.csr_matrix((np.ones(columns.size), columns, indptr),
                            shape=(num_images, num_classes))

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 from .cvxopt_backend import solve_grouped_cvxopt
 from .dual_newton import solve_dual_newton
 from .grouping import LabelGroups, group_label_rows
-from .maxmin import solve_maxmin
+from .maxmin import maxmin_kkt_residual, solve_maxmin
 from .report import frequency_spread
 
 SOLVERS = ("auto", "newton", "cvxopt")
@@ -242,7 +242,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
                          f"background_share or alpha_factor")
     groups = group_label_rows(balanced[target] if share is not None else balanced)
     with threadpool_limits(limits=1, user_api="blas"):
-        q, iterations, used, worst_bound = _solve_groups(
+        q, iterations, used, worst_bound, floor = _solve_groups(
             groups, min(sub_alpha_factor, 1.0), lam, solver, objective, maxmin_eps)
     p = np.empty(num_images)
     p[target] = total * q[groups.inverse]
@@ -258,12 +258,16 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
     rare = uniform[kept] < uniform[kept].mean()
     spread = (frequency_spread(f_all, counted=images_per_class > 0) if len(kept)
               else {"max_min_ratio": 1.0, "cv": 0.0})
+    group_alpha = min(sub_alpha_factor, 1.0) / num_target
+    if floor is None:
+        residual = _group_kkt_residual(groups.rows, groups.counts.astype(float),
+                                       q / (groups.counts @ q), group_alpha, lam)
+    else:  # objective="maxmin": the floored QP's own optimality conditions
+        tau, nu, z = floor
+        residual = maxmin_kkt_residual(groups.rows, groups.counts, q / (groups.counts @ q),
+                                       group_alpha, effective_lam(lam, groups), tau, nu, z)
     info = SolveInfo(
-        solver=used, iterations=iterations,
-        kkt_residual=(_group_kkt_residual(groups.rows, groups.counts.astype(float),
-                                          q / (groups.counts @ q),
-                                          sub_alpha_factor / num_target, lam)
-                      if objective == "paper" else float("nan")),
+        solver=used, iterations=iterations, kkt_residual=residual,
         objective=balanced_objective(balanced, p, lam),
         class_frequencies=f_all, uniform_class_frequencies=uniform,
         max_min_ratio=spread["max_min_ratio"], coefficient_of_variation=spread["cv"],
@@ -292,35 +296,49 @@ def only_uniform_feasible(alpha_factor: float) -> bool:
     return alpha_factor >= 1.0 - 1e-12
 
 
+def effective_lam(lam: float, groups: LabelGroups) -> float:
+    """``lam``, or for ``lam = 0`` the tiny one at which the lam -> 0+ limit is solved."""
+    return lam if lam > 0 else ZERO_LAM_SCALE * groups.counts.sum() * groups.rows.shape[1]
+
+
 def newton_on_groups(groups: LabelGroups, alpha_factor: float, lam: float, warm=None):
     """The structured solver on grouped rows (``lam = 0``: the lam -> 0+ limit, see
     ``ZERO_LAM_SCALE``); ``warm`` is a previous result to start from (sweeps)."""
     num_images = groups.counts.sum()
-    tol = 1e-14
-    if lam == 0:  # the limit lam -> 0+, approached at a lam far below the balance term's scale
-        lam, tol = ZERO_LAM_SCALE * num_images * groups.rows.shape[1], 1e-11
+    tol = 1e-14 if lam > 0 else 1e-11
+    lam = effective_lam(lam, groups)
     return solve_dual_newton(groups.rows, groups.counts, alpha_factor / num_images, lam,
                              y0=None if warm is None else warm.y,
                              nu0=None if warm is None else warm.nu, tol=tol)
 
 
 def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, maxmin_eps):
-    """Probability per unique row; returns ``(q, iterations, solver_name, worst_bound)``."""
+    """Probability per unique row; returns ``(q, iterations, solver_name, worst_bound, floor)``
+    (``floor``: objective="maxmin"'s class floor tau and its multipliers (nu, z), else None)."""
     counts = groups.counts
     num_images = counts.sum()
     alpha = alpha_factor / num_images
     if only_uniform_feasible(alpha_factor) or groups.rows.shape[1] == 0:
         # Only the uniform vector is feasible, or no class to balance (min ||p|| is uniform).
-        return np.full(groups.num_groups, 1.0 / num_images), 0, "closed-form", None
+        return np.full(groups.num_groups, 1.0 / num_images), 0, "closed-form", None, None
     if objective == "maxmin":
-        q, worst = solve_maxmin(groups.rows, counts, alpha_factor, lam, maxmin_eps)
-        return np.maximum(q, alpha), 0, "highs+clarabel", worst
+        if solver == "cvxopt":
+            raise ValueError("solver='cvxopt' solves objective='paper' only; use solver='auto' "
+                             "with objective='maxmin'")
+        result, worst, tau = solve_maxmin(groups.rows, counts, alpha_factor,
+                                          effective_lam(lam, groups), maxmin_eps)
+        _warn_unless_converged(result)
+        return result.q, result.iterations, "lp+newton", worst, (tau, result.nu, result.z)
     if solver == "cvxopt":
         q, result = solve_grouped_cvxopt(groups.rows, counts, alpha_factor, lam)
-        return np.maximum(q, alpha), int(result["iterations"]), "cvxopt", None
+        return np.maximum(q, alpha), int(result["iterations"]), "cvxopt", None, None
     result = newton_on_groups(groups, alpha_factor, lam)
+    _warn_unless_converged(result)
+    return result.q, result.iterations, "newton", None, None
+
+
+def _warn_unless_converged(result):
     if not result.converged:
         warnings.warn(f"the Newton solver stopped after {result.iterations} iterations with "
                       f"dual residual {result.dual_residual:.2e}; the probabilities are usable "
-                      f"but not exact. Try solver='cvxopt' to cross-check.", stacklevel=3)
-    return result.q, result.iterations, "newton", None
+                      f"but not exact. Try solver='cvxopt' to cross-check.", stacklevel=4)

@@ -9,6 +9,10 @@ from mmdet_balanced import balanced_objective, kkt_residual, solve_balanced_qp
 from mmdet_balanced.qp import PAPER_LAM_SCALE
 from mmdet_balanced.cvxopt_backend import solve_dense_paper_qp
 from mmdet_balanced.demo_data import long_tailed_labels, starved_class_example
+from mmdet_balanced.grouping import group_label_rows
+from mmdet_balanced.dual_newton import solve_dual_newton
+from mmdet_balanced.maxmin import (maxmin_kkt_residual, solve_floor_newton, solve_floor_quadprog,
+                                   worst_class_frequency)
 from tests.conftest import random_labels
 
 
@@ -219,3 +223,72 @@ def test_floor_holds_exactly_when_alpha_nearly_pins_the_uniform_vector():
     labels = np.vstack([np.ones((31, 4)), [[0, 0, 0, 1]]])
     p = solve_balanced_qp(labels, alpha_factor=0.9999999999999999, lam=0.0)
     assert p.min() >= 0.9999999999999999 / 32 * (1 - 1e-12) and abs(p.sum() - 1) < 1e-15
+
+
+def full_worst_class_lp(rows, counts, alpha_factor):
+    """The stage-1 LP over every group at once (HiGHS), to check the column generation."""
+    from scipy.optimize import linprog
+    import scipy.sparse as sp
+    num_groups, num_classes = rows.shape
+    counts = counts.astype(float)
+    num_images = counts.sum()
+    A_ub = sp.hstack([-(rows.T @ sp.diags(counts)) / num_images,
+                      sp.csr_matrix(np.ones((num_classes, 1)))], format="csr")
+    A_eq = sp.csr_matrix(np.append(counts / num_images, 0.0)[None, :])
+    cost = np.zeros(num_groups + 1)
+    cost[-1] = -1.0
+    result = linprog(cost, A_ub=A_ub, b_ub=np.zeros(num_classes), A_eq=A_eq, b_eq=[1.0],
+                     bounds=[(alpha_factor, None)] * num_groups + [(None, None)], method="highs")
+    return result.x[-1]
+
+
+@pytest.mark.parametrize("seed, alpha_factor", [(0, 0.5), (1, 0.0), (2, 0.9), (3, 0.5)])
+def test_worst_class_column_generation_equals_the_full_lp(seed, alpha_factor):
+    labels = long_tailed_labels(2000, 30, max_labels=5, exponent=1.1, seed=seed,
+                                every_class=True)
+    groups = group_label_rows(labels)
+    t_star = worst_class_frequency(groups.rows, groups.counts, alpha_factor)
+    assert t_star == pytest.approx(full_worst_class_lp(groups.rows, groups.counts, alpha_factor),
+                                   rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed, num_images, num_classes, lam, alpha_factor", [
+    (0, 600, 12, 500.0, 0.5), (1, 800, 20, 50.0, 0.5), (2, 500, 8, 5000.0, 0.2),
+    (3, 700, 15, 500.0, 0.0), (4, 400, 10, 1.0, 0.5)])
+def test_maxmin_equals_the_active_set_reference(seed, num_images, num_classes, lam,
+                                                alpha_factor):
+    labels = long_tailed_labels(num_images, num_classes, max_labels=4, exponent=1.2,
+                                seed=seed, every_class=True)
+    p, info = solve_balanced_qp(labels, alpha_factor=alpha_factor, lam=lam,
+                                objective="maxmin", return_info=True)
+    groups = group_label_rows(labels)
+    tau = (1 - 1e-3) * info.worst_class_bound + 1e-11  # the floor maxmin imposes
+    reference = solve_floor_quadprog(groups.rows, groups.counts, alpha_factor, lam, tau)
+    assert np.abs(p - reference[groups.inverse]).max() * num_images <= 1e-6
+    assert info.kkt_residual <= 1e-9
+    assert info.class_frequencies.min() >= (1 - 1e-3) * info.worst_class_bound
+    # a wrong answer is caught: the solver's q with the floor multipliers dropped, or the
+    # paper's solution where it violates the floor
+    alpha = alpha_factor / num_images
+    result = solve_floor_newton(groups.rows, groups.counts, alpha, lam, tau)
+    assert maxmin_kkt_residual(groups.rows, groups.counts, result.q, alpha, lam, tau,
+                               result.nu, result.z) <= 1e-9
+    if result.z.max() > 1e-6:
+        assert maxmin_kkt_residual(groups.rows, groups.counts, result.q, alpha, lam, tau,
+                                   result.nu, 0 * result.z) > 1e-6
+    paper = solve_dual_newton(groups.rows, groups.counts.astype(float), alpha, lam)
+    if (groups.rows.T @ (groups.counts * paper.q)).min() < tau * (1 - 1e-6):
+        assert maxmin_kkt_residual(groups.rows, groups.counts, paper.q, alpha, lam, tau,
+                                   paper.nu, np.zeros(num_classes)) > 1e-6
+
+
+def test_maxmin_is_exact_on_a_long_tailed_coco_like_matrix():
+    # the recipe of the benchmark's 118k x 80 case at a test-friendly size
+    labels = long_tailed_labels(30_000, 80, max_labels=6, exponent=1.1, seed=2,
+                                every_class=True)
+    p, info = solve_balanced_qp(labels, objective="maxmin", return_info=True)
+    assert info.solver == "lp+newton" and info.kkt_residual <= 1e-9
+    assert p.min() >= 0.5 / 30_000 * (1 - 1e-12) and abs(p.sum() - 1) < 1e-12
+    assert info.class_frequencies.min() >= (1 - 1e-3) * info.worst_class_bound
+    paper = solve_balanced_qp(labels, return_info=True)[1]
+    assert info.class_frequencies.min() > paper.class_frequencies.min()

@@ -32,7 +32,7 @@ if ! .venv/bin/python -c "import mmcv.ops" 2>/dev/null; then
   echo "[setup] installing mmcv==2.1.0 with compiled ops (first time: ~17 min on 2 cores)" >&2
   MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install --no-build-isolation "mmcv==2.1.0"
 fi
-$PIP install -q "mmdet==3.3.0" pytest hypothesis osqp
+$PIP install -q "mmdet==3.3.0" pytest hypothesis osqp quadprog
 $PIP install -q --no-build-isolation --no-deps -e .
 touch "$STAMP"
 echo "[setup] .venv ready" >&2
