@@ -1,7 +1,11 @@
-"""Read per-run metrics from MMEngine work_dirs and compare groups of runs (mean/std/best, KS).
+"""Read per-run metrics from MMEngine work_dirs and compare groups of runs.
 
 A run directory holds ``test_metrics.json`` (written by ``tools/train_repeats.py``) and/or
 MMEngine's ``<timestamp>/vis_data/scalars.json``; a group is a directory of runs or a glob.
+Per group: mean, sample std, best, n. Per pair of groups: the paper's two-sample
+Kolmogorov-Smirnov test, Mann-Whitney U, a seeded bootstrap 95% confidence interval of the
+difference of means, Cliff's delta (effect size), and both p-values Holm-adjusted over every
+test of the table, so that thresholds x classes x methods do not make significance by chance.
 """
 import glob
 import json
@@ -10,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
-from scipy.stats import ks_2samp
+from scipy.stats import ks_2samp, mannwhitneyu
 
 TEST_FILE = "test_metrics.json"
 
@@ -97,12 +101,58 @@ def load_group(name: str, specs, **read_kwargs) -> Group:
     return group
 
 
-def summarize(groups, metrics=None, baseline=None):
-    """Rows of per-group statistics and pairwise KS tests for each metric.
+def bootstrap_mean_difference(a, b, resamples: int = 10000, seed: int = 0,
+                              level: float = 0.95):
+    """Percentile bootstrap CI of ``mean(b) - mean(a)``: each group resampled with replacement,
+    ``resamples`` times, from ``numpy.random.default_rng(seed)``."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    rng = np.random.default_rng(seed)
+    means_a = a[rng.integers(0, a.size, size=(resamples, a.size))].mean(axis=1)
+    means_b = b[rng.integers(0, b.size, size=(resamples, b.size))].mean(axis=1)
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(means_b - means_a, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
+def cliffs_delta(a, b) -> float:
+    """P(b > a) - P(b < a) over all pairs: the effect size that goes with Mann-Whitney U
+    (-1..1; |d| < 0.15 negligible, < 0.33 small, < 0.47 medium, else large)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    signs = np.sign(b[:, None] - a[None, :])
+    return float(signs.mean())
+
+
+def holm(pvalues) -> np.ndarray:
+    """Holm's step-down adjustment of a family of p-values (NaN entries are left out)."""
+    p = np.asarray(pvalues, dtype=float)
+    adjusted = np.full(p.shape, np.nan)
+    valid = np.flatnonzero(~np.isnan(p))
+    order = valid[np.argsort(p[valid], kind="stable")]
+    m = order.size
+    running = 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def compare_pair(a, b, seed: int = 0, resamples: int = 10000) -> dict:
+    """Every test of one metric between groups ``a`` and ``b`` (differences are b - a)."""
+    ks = ks_2samp(a, b)
+    mw = mannwhitneyu(b, a, alternative="two-sided")
+    low, high = bootstrap_mean_difference(a, b, resamples, seed)
+    return dict(difference=float(np.mean(b) - np.mean(a)), ci_low=low, ci_high=high,
+                ks_d=float(ks.statistic), ks_p=float(ks.pvalue),
+                mw_u=float(mw.statistic), mw_p=float(mw.pvalue), cliffs_delta=cliffs_delta(a, b))
+
+
+def summarize(groups, metrics=None, baseline=None, seed: int = 0, resamples: int = 10000):
+    """Per-group statistics and pairwise tests for each metric.
 
     Returns ``(stats, tests)``: stats rows ``(metric, group, mean, std, best, count)`` with the
-    sample std (ddof=1; NaN for one run); tests rows ``(metric, group_a, group_b, D, p)`` from
-    ``scipy.stats.ks_2samp`` (two-sided), for groups with at least 2 runs each.
+    sample std (ddof=1; NaN for one run); tests: one dict per (metric, pair) with ``metric``,
+    ``a``, ``b`` and :func:`compare_pair`'s entries, plus ``ks_p_holm`` and ``mw_p_holm``
+    (Holm over all tests returned), for groups with at least 2 runs each.
     """
     if metrics is None:
         metrics = []
@@ -124,6 +174,9 @@ def summarize(groups, metrics=None, baseline=None):
                  else list(combinations(names, 2)))
         for a, b in pairs:
             if samples[a].size >= 2 and samples[b].size >= 2:
-                result = ks_2samp(samples[a], samples[b])
-                tests.append((metric, a, b, float(result.statistic), float(result.pvalue)))
+                tests.append(dict(metric=metric, a=a, b=b,
+                                  **compare_pair(samples[a], samples[b], seed, resamples)))
+    for key in ("ks_p", "mw_p"):
+        for test, adjusted in zip(tests, holm([t[key] for t in tests])):
+            test[f"{key}_holm"] = float(adjusted)
     return stats, tests

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 import torch
 from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
-from scipy.stats import ks_2samp
+from scipy.stats import ks_2samp, mannwhitneyu
 
 from mmdet.structures import DetDataSample
 from mmdet_balanced import ClassAPMetric, OversamplingSampler
@@ -96,15 +96,31 @@ def repeated_runs(tmp_path_factory):
                "train_dataloader.batch_size=4", "train_cfg.max_epochs=1",
                "train_cfg.val_interval=1", "default_hooks.logger.interval=1"]
     series = {}
-    for method in ("uniform", "balanced"):
+    # uniform: sequential, 1 thread per run; uniform_parallel: the same seeds 2 at a time
+    for name, method, jobs in (("uniform", "uniform", []), ("balanced", "balanced", []),
+                               ("uniform_parallel", "uniform", ["--jobs", "2"])):
         config = osp.join(ROOT, "configs", "fetal_demo",
                           f"yolov3_mobilenetv2_fetal-demo_{method}.py")
-        work_dir = root / method
+        work_dir = root / name
         subprocess.run([sys.executable, osp.join(ROOT, "tools", "train_repeats.py"), config,
-                        "--runs", "2", "--work-dir", str(work_dir),
+                        "--runs", "2", "--work-dir", str(work_dir), "--threads", "1", *jobs,
                         "--cfg-options", *options], check=True, cwd=ROOT)
-        series[method] = work_dir
+        series[name] = work_dir
     return series
+
+
+def test_parallel_runs_give_the_sequential_metrics(repeated_runs):
+    for k in (0, 1):
+        sequential = json.load(open(repeated_runs["uniform"] / f"run_{k:02d}" /
+                                    "test_metrics.json"))["metrics"]
+        parallel = json.load(open(repeated_runs["uniform_parallel"] / f"run_{k:02d}" /
+                                  "test_metrics.json"))["metrics"]
+        assert parallel.keys() == sequential.keys()
+        for key in sequential:  # same seed, same threads: the same training, bit for bit
+            assert parallel[key] == sequential[key], key
+        log = open(repeated_runs["uniform_parallel"] / f"run_{k:02d}" /
+                   "train_repeats.log").read()
+        assert "Epoch(test)" in log  # each job's output went to its own log
 
 
 def test_train_repeats_writes_seeded_runs_and_skips_finished_ones(repeated_runs):
@@ -142,11 +158,54 @@ def test_compare_runs_statistics_equal_numpy_and_scipy(repeated_runs, tmp_path):
                                                                         nan_ok=True)
             assert float(rows[metric][f"{group} best"]) == pytest.approx(numbers.max())
             assert int(rows[metric][f"{group} n"]) == 2
-        reference = ks_2samp([r[metric] for r in values["uniform"]],
-                             [r[metric] for r in values["balanced"]])
+        a = np.array([r[metric] for r in values["uniform"]])
+        b = np.array([r[metric] for r in values["balanced"]])
+        reference = ks_2samp(a, b)
         assert float(rows[metric]["KS D uniform-balanced"]) == pytest.approx(reference.statistic)
         assert float(rows[metric]["KS p uniform-balanced"]) == pytest.approx(reference.pvalue)
+        mw = mannwhitneyu(b, a, alternative="two-sided")
+        assert float(rows[metric]["MW U uniform-balanced"]) == pytest.approx(mw.statistic)
+        assert float(rows[metric]["MW p uniform-balanced"]) == pytest.approx(mw.pvalue)
+        assert float(rows[metric]["diff uniform-balanced"]) == pytest.approx(b.mean() - a.mean())
+        rng = np.random.default_rng(0)  # the documented bootstrap: seed 0, 10000 resamples
+        means_a = a[rng.integers(0, a.size, size=(10000, a.size))].mean(axis=1)
+        means_b = b[rng.integers(0, b.size, size=(10000, b.size))].mean(axis=1)
+        low, high = np.percentile(means_b - means_a, [2.5, 97.5])
+        assert float(rows[metric]["CI low uniform-balanced"]) == pytest.approx(low)
+        assert float(rows[metric]["CI high uniform-balanced"]) == pytest.approx(high)
+        delta = np.mean([np.sign(y - x) for x in a for y in b])
+        assert float(rows[metric]["Cliff d uniform-balanced"]) == pytest.approx(delta)
+    # Holm over every test in the table, for each of KS and Mann-Whitney
+    for label in ("KS p", "MW p"):
+        raw = np.array([float(r[f"{label} uniform-balanced"]) for r in rows.values()])
+        adjusted = np.array([float(r[f"{label} Holm uniform-balanced"]) for r in rows.values()])
+        order = np.argsort(raw, kind="stable")
+        expected = np.empty_like(raw)
+        running = 0.0
+        for rank, index in enumerate(order):
+            running = max(running, min(1.0, (len(raw) - rank) * raw[index]))
+            expected[index] = running
+        np.testing.assert_allclose(adjusted, expected)
     assert (tmp_path / "ecdf.png").stat().st_size > 10_000
+
+
+def test_holm_and_cliffs_delta_on_known_values():
+    from mmdet_balanced.compare import cliffs_delta, holm
+    # Holm (1979): p = 0.01, 0.04, 0.03, 0.005 over m = 4 -> 0.03, 0.06, 0.06, 0.02
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(holm([0.5, np.nan, 0.9]), [1.0, np.nan, 1.0])
+    assert cliffs_delta([1, 2], [3, 4]) == 1.0 and cliffs_delta([1, 2], [1, 2]) == 0.0
+
+
+def test_compare_runs_markdown_names_every_test(repeated_runs, tmp_path):
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, "tools", "compare_runs.py"),
+         "--group", f"uniform={repeated_runs['uniform']}",
+         "--group", f"balanced={repeated_runs['balanced']}", "--baseline", "uniform",
+         "--metrics", "mAP", "--format", "markdown"],
+        check=True, cwd=ROOT, capture_output=True, text=True)
+    assert "| balanced/mAP@0.2 | balanced vs uniform |" in result.stdout
+    assert "KS p (Holm)" in result.stdout and "MW p (Holm)" in result.stdout
 
 
 def test_compare_runs_reads_validation_scalars(repeated_runs):

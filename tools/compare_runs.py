@@ -1,16 +1,24 @@
-"""Compare groups of training runs: mean / std / best / count per metric, and two-sample
-Kolmogorov-Smirnov tests between groups (as the paper's Tables 2 and 3).
+"""Compare groups of training runs (as the paper's Tables 2 and 3): mean / std / best / count
+per metric and group, and between groups the paper's two-sample Kolmogorov-Smirnov test,
+Mann-Whitney U, a bootstrap 95% CI of the difference of means, Cliff's delta, and Holm-adjusted
+p-values over every test of the table.
 
     python tools/compare_runs.py --group uniform=work_dirs/uniform \\
         --group balanced=work_dirs/balanced [--group oversampling='work_dirs/over*/run_*'] \\
         [--baseline uniform] [--select last|best] [--source auto|test|val] \\
         [--metrics REGEX] [--format table|markdown|csv|latex] [--out FILE] [--plot ecdf.png]
+        [--seed 0] [--resamples 10000]
 
 Each group is a directory of runs (e.g. made by tools/train_repeats.py) or a glob; a run's
 metrics come from its test_metrics.json, else from the latest <timestamp>/vis_data/scalars.json
 (the last or best evaluation). Runs whose metrics are missing or unreadable are listed and left
-out. Statistics: sample std (ddof=1); KS: scipy.stats.ks_2samp, two-sided, between groups of
-at least 2 runs each (every pair, or each group against --baseline).
+out. Statistics: sample std (ddof=1); between groups of at least 2 runs each (every pair, or
+each group against --baseline): KS (scipy.stats.ks_2samp) and Mann-Whitney U
+(scipy.stats.mannwhitneyu), both two-sided; the difference of means (second minus first group)
+with a percentile bootstrap 95% CI (--resamples, seeded by --seed); Cliff's delta
+(P(second > first) - P(second < first)); and Holm's adjustment of the KS and of the
+Mann-Whitney p-values over all tests in the output. csv is one wide row per metric;
+table / markdown / latex print a per-group table and a long table of the tests.
 """
 import argparse
 import csv
@@ -38,6 +46,8 @@ def parse_args(argv=None):
                         default="table")
     parser.add_argument("--out", help="also write the output to this file")
     parser.add_argument("--plot", help="write ECDFs of the per-run values per metric (PNG)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    parser.add_argument("--resamples", type=int, default=10000, help="bootstrap resamples")
     args = parser.parse_args(argv)
     groups = {}
     for item in args.group:
@@ -53,26 +63,57 @@ def parse_args(argv=None):
     return args
 
 
+PAIR_COLUMNS = (("KS D", "ks_d"), ("KS p", "ks_p"), ("KS p Holm", "ks_p_holm"),
+                ("MW U", "mw_u"), ("MW p", "mw_p"), ("MW p Holm", "mw_p_holm"),
+                ("diff", "difference"), ("CI low", "ci_low"), ("CI high", "ci_high"),
+                ("Cliff d", "cliffs_delta"))
+
+
 def build_rows(groups, stats, tests, metrics):
+    """One wide row per metric: every group's statistics, then every pair's tests."""
     names = [g.name for g in groups]
-    pairs = sorted({(a, b) for _, a, b, _, _ in tests}, key=lambda p: (names.index(p[0]),
-                                                                         names.index(p[1])))
+    pairs = sorted({(t["a"], t["b"]) for t in tests},
+                   key=lambda p: (names.index(p[0]), names.index(p[1])))
     header = ["metric"]
     for name in names:
         header += [f"{name} mean", f"{name} std", f"{name} best", f"{name} n"]
     for a, b in pairs:
-        header += [f"KS D {a}-{b}", f"KS p {a}-{b}"]
+        header += [f"{label} {a}-{b}" for label, _ in PAIR_COLUMNS]
     by_key = {(m, g): (mean, std, best, n) for m, g, mean, std, best, n in stats}
-    ks = {(m, a, b): (d, p) for m, a, b, d, p in tests}
+    by_pair = {(t["metric"], t["a"], t["b"]): t for t in tests}
     rows = []
     for metric in metrics:
         row = [metric]
         for name in names:
             row += list(by_key.get((metric, name), (math.nan, math.nan, math.nan, 0)))
         for a, b in pairs:
-            row += list(ks.get((metric, a, b), (math.nan, math.nan)))
+            test = by_pair.get((metric, a, b))
+            row += [test[key] if test else math.nan for _, key in PAIR_COLUMNS]
         rows.append(row)
     return header, rows
+
+
+def build_readable_tables(groups, stats, tests, metrics):
+    """(header, rows) of the per-group table and of the long tests table."""
+    names = [g.name for g in groups]
+    by_key = {(m, g): (mean, std, best, n) for m, g, mean, std, best, n in stats}
+    group_rows = []
+    for metric in metrics:
+        row = [metric]
+        for name in names:
+            mean, std, best, n = by_key.get((metric, name), (math.nan,) * 3 + (0,))
+            row.append("-" if n == 0 else
+                       f"{mean:.3f} ± {'-' if math.isnan(std) else f'{std:.3f}'} "
+                       f"({best:.3f}) n={n}")
+        group_rows.append(row)
+    test_rows = [[t["metric"], f"{t['b']} vs {t['a']}",
+                  f"{t['difference']:+.3f} [{t['ci_low']:+.3f}, {t['ci_high']:+.3f}]",
+                  f"{t['ks_d']:.2f}", f"{t['ks_p']:.3g} ({t['ks_p_holm']:.3g})",
+                  f"{t['mw_p']:.3g} ({t['mw_p_holm']:.3g})", f"{t['cliffs_delta']:+.2f}"]
+                 for t in tests]
+    return ((["metric", *[f"{n}: mean ± std (best) n" for n in names]], group_rows),
+            (["metric", "comparison", "Δ mean [95% CI]", "KS D", "KS p (Holm)",
+              "MW p (Holm)", "Cliff's δ"], test_rows))
 
 
 def cell(value):
@@ -158,9 +199,15 @@ def main(argv=None):
         print("no metric to compare: no readable run matched, or --metrics selects none",
               file=sys.stderr)
         return 1
-    stats, tests = summarize(groups, metrics, args.baseline)
-    header, rows = build_rows(groups, stats, tests, metrics)
-    output = render(header, rows, args.format)
+    stats, tests = summarize(groups, metrics, args.baseline, seed=args.seed,
+                             resamples=args.resamples)
+    if args.format == "csv":
+        output = render(*build_rows(groups, stats, tests, metrics), "csv")
+    else:
+        per_group, per_test = build_readable_tables(groups, stats, tests, metrics)
+        output = render(*per_group, args.format)
+        if tests:
+            output += "\n" + render(*per_test, args.format)
     sys.stdout.write(output)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
