@@ -33,7 +33,7 @@ def rows_for(name, labels, rfs_thr):
         start = time.perf_counter()
         p = solve_balanced_qp(labels, **kwargs)
         seconds = time.perf_counter() - start
-        rows.append((variant, summarize_scheme(labels, Scheme(variant, p, len(p), True)),
+        rows.append((variant, summarize_scheme(labels, Scheme(variant, p, len(p), "systematic")),
                      seconds))
     rows.append(("class_aware", summarize_scheme(labels, class_aware_scheme(labels)), None))
     rows.append((f"rfs t={rfs_thr:g}",

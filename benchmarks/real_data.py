@@ -20,7 +20,7 @@ def coco(ann_file, classes=None):
 
 def real_sets(shared=DEFAULT_SHARED):
     """{name: dataset} for VOC07 train, VOC07 trainval, VOC07+12 trainval, FPUS23, BCCD
-    trainval; a set whose files are missing maps to None."""
+    trainval, facemask train; a set whose files are missing maps to None."""
     voc = osp.join(shared, "voc")
     files = {
         "VOC07 train": [osp.join(voc, "pascal_train2007.json")],
@@ -29,6 +29,7 @@ def real_sets(shared=DEFAULT_SHARED):
                               for y in ("2007", "2012") for s in ("train", "val")],
         "FPUS23": [osp.join(shared, "fpus23", "fpus23_coco.json")],
         "BCCD trainval": [osp.join(shared, "bccd", "bccd_trainval.coco.json")],
+        "facemask train": [osp.join(shared, "facemask", "train.json")],
     }
     sets = {}
     for name, paths in files.items():

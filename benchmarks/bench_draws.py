@@ -1,0 +1,89 @@
+"""What one epoch of training sees: ``draw="iid"`` vs ``draw="systematic"``, and
+``objective="maxmin"`` at scale.
+
+Part ``epochs`` (default): per real set in ../shared/data/ and the fetal demo (200 images), for
+the paper's objective and maxmin: expected max/min class frequency, distinct images per epoch
+(share of N) and the median / 95th percentile of the per-epoch max/min class count over
+``--epochs`` simulated epochs, drawn by the samplers' own code, for i.i.d. and systematic
+draws (uniform DefaultSampler for reference).
+Part ``maxmin``: the long-tailed generator of the issue (1-6 labels per image, Zipf 1.1, every
+class present) at 118k x 80 and 1.7M x 600: time, iterations and KKT residual of the paper
+objective and of maxmin, and maxmin's feasibility.
+
+    python benchmarks/bench_draws.py [--part epochs|maxmin|all] [--epochs 200] [--shared DIR]
+"""
+import argparse
+import time
+
+import numpy as np
+from mmengine.logging import MMLogger
+
+from mmdet_balanced import label_matrix, solve_balanced_qp
+from mmdet_balanced.analysis import Scheme, simulate_epochs, summarize_scheme, uniform_scheme
+from mmdet_balanced.demo_data import fetal_label_matrix, long_tailed_labels
+from real_data import DEFAULT_SHARED, real_sets
+
+
+def epochs_part(shared, epochs):
+    sets = {"fetal demo (200)": fetal_label_matrix(200, seed=0)}
+    for name, dataset in real_sets(shared).items():
+        if dataset is not None:
+            sets[name] = label_matrix(dataset)
+    print(f"| set | N | objective | expected max/min | draw | distinct images / N "
+          f"| per-epoch max/min median | 95th pct |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, labels in sets.items():
+        num_images = labels.shape[0]
+        uniform = uniform_scheme(num_images)
+        sim = simulate_epochs(labels, uniform, epochs)
+        summary = summarize_scheme(labels, uniform)
+        print(f"| {name} | {num_images} | uniform | {summary['max_min_ratio']:.3f} | "
+              f"permutation | {sim['simulated_coverage']:.3f} | "
+              f"{sim['median_epoch_max_min']:.3f} | {sim['p95_epoch_max_min']:.3f} |")
+        for objective in ("paper", "maxmin"):
+            p = solve_balanced_qp(labels, objective=objective)
+            for draw in ("iid", "systematic"):
+                scheme = Scheme(objective, p, num_images, draw)
+                summary = summarize_scheme(labels, scheme)
+                sim = simulate_epochs(labels, scheme, epochs)
+                print(f"| {name} | {num_images} | {objective} | "
+                      f"{summary['max_min_ratio']:.3f} | {draw} | "
+                      f"{sim['simulated_coverage']:.3f} | {sim['median_epoch_max_min']:.3f} | "
+                      f"{sim['p95_epoch_max_min']:.3f} |", flush=True)
+
+
+def maxmin_part():
+    print("| matrix | unique rows | objective | time s | iterations | KKT residual | "
+          "min f / ((1-eps) t*) | min p N | sum p - 1 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for num_images, num_classes in ((118_000, 80), (1_700_000, 600)):
+        labels = long_tailed_labels(num_images, num_classes, max_labels=6, exponent=1.1,
+                                    seed=2, every_class=True)
+        for objective in ("paper", "maxmin"):
+            start = time.perf_counter()
+            p, info = solve_balanced_qp(labels, objective=objective, return_info=True)
+            seconds = time.perf_counter() - start
+            floor = ((info.class_frequencies.min() / ((1 - 1e-3) * info.worst_class_bound))
+                     if objective == "maxmin" else float("nan"))
+            print(f"| {num_images} x {num_classes} | {info.num_groups} | {objective} | "
+                  f"{seconds:.2f} | {info.iterations} | {info.kkt_residual:.1e} | "
+                  f"{floor:.12f} | {p.min() * num_images:.6f} | {p.sum() - 1:.1e} |",
+                  flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["epochs", "maxmin", "all"], default="epochs")
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--shared", default=DEFAULT_SHARED)
+    args = parser.parse_args()
+    MMLogger.get_instance("mmdet_balanced_bench", log_level="WARNING")
+    if args.part in ("epochs", "all"):
+        epochs_part(args.shared, args.epochs)
+    if args.part in ("maxmin", "all"):
+        maxmin_part()
+
+
+if __name__ == "__main__":
+    main()
