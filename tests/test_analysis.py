@@ -63,6 +63,15 @@ def test_analyze_sampling_tool_end_to_end(demo_root, tmp_path):
     assert summary["balanced_settings"] == {"alpha_factor": 0.5, "lam": 50.0}
     assert by_name["balanced"]["max_min_ratio"] < by_name["uniform"]["max_min_ratio"]
     assert by_name["uniform"]["coverage"] == 1.0 and by_name["balanced"]["coverage"] < 1.0
+    # the config's draw (this paper config says "iid") is what coverage and simulation describe
+    assert by_name["balanced"]["draw"] == "iid" and by_name["uniform"]["draw"] == "fixed"
+    assert by_name["balanced"]["coverage"] == pytest.approx(
+        by_name["balanced"]["simulated_coverage"], abs=0.05)
+    assert (by_name["balanced"]["median_epoch_max_min"]
+            < by_name["uniform"]["median_epoch_max_min"])
+    for line in result.stdout.splitlines():  # advice never points at the setting in use
+        if line.startswith("WARNING: with maxmin"):
+            assert "objective='maxmin' lifts" not in line
     assert by_name["balanced"]["min_p_times_n"] == pytest.approx(0.5)
     heart = summary["classes"].index("heart")
     assert (by_name["oversampling"]["class_draws"][heart]

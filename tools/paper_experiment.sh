@@ -1,25 +1,94 @@
 #!/usr/bin/env bash
-# The paper's comparison at demo scale, in one command:
-#   bash tools/paper_experiment.sh [RUNS=5] [MODEL=yolov3_mobilenetv2|faster-rcnn_r18_fpn] [WORK_DIR]
-# generates the synthetic fetal dataset (if missing), trains RUNS seeded runs of MODEL with
-# uniform sampling, the paper's oversampling (cerebellum x2, heart x5) and balanced sampling
-# (alpha = 0.5/N, lambda = 500), tests each run, then compares the three series (mean / std /
-# best, KS tests against uniform) as Markdown plus an ECDF figure. Interrupted series resume.
+# The paper's comparison (Olivier & Raynaud, Tables 2-3) in one command:
+#
+#   bash tools/paper_experiment.sh [RUNS] [options] [-- CFG_OPTIONS...]
+#     RUNS                 runs per method (default 5), or per method with --runs
+#     --dataset NAME       fetal_demo (default; generated if missing) or facemask (real photos,
+#                          ../shared/data/facemask/ unless the config's data_root is overridden)
+#     --model NAME         yolov3_mobilenetv2 (default) or faster-rcnn_r18_fpn
+#     --methods "A B ..."  configs/<dataset>/<model>_<dataset>_<method>.py to run; default:
+#                          uniform oversampling balanced recommended (+ maxmin on fetal_demo)
+#     --runs "A=N B=M"     runs per method, e.g. the paper's "uniform=30 oversampling=12 balanced=11"
+#     --jobs K             runs trained at once (threads divided between them)
+#     --gpus IDS           one GPU per job, round robin (e.g. 0 or 0,1)
+#     --work-dir DIR       default work_dirs/paper_experiment/<dataset>_<model>
+#     -- CFG_OPTIONS       passed to every run (e.g. a smaller image scale or fewer epochs)
+#
+# Each method's runs go to DIR/<method>/run_XX (seed XX); finished runs are skipped and broken
+# ones resume, so an interrupted study continues where it stopped. Methods are trained in
+# rounds (the first runs of every method, then the rest), so a study stopped early still has
+# every method. Ends with DIR/comparison.{md,csv} and DIR/comparison_ecdf.png (KS, Mann-Whitney,
+# bootstrap CI, Holm-adjusted p, against uniform).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${1:-5}
-MODEL=${2:-yolov3_mobilenetv2}
-WORK_DIR=${3:-work_dirs/paper_experiment_${MODEL}}
-bash tools/setup_env.sh
-PY=.venv/bin/python
-[ -f data/fetal_demo/train.json ] || $PY tools/make_demo_data.py --out-dir data/fetal_demo
-start=$(date +%s)
-for method in uniform oversampling balanced; do
-  $PY tools/train_repeats.py "configs/fetal_demo/${MODEL}_fetal-demo_${method}.py" \
-    --runs "$RUNS" --work-dir "$WORK_DIR/$method"
+DATASET=fetal_demo MODEL=yolov3_mobilenetv2 METHODS="" RUNS_SPEC="" DEFAULT_RUNS=5 JOBS=1
+GPUS="" WORK_DIR="" CFG_OPTIONS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dataset) DATASET=$2; shift 2 ;;
+    --model) MODEL=$2; shift 2 ;;
+    --methods) METHODS=$2; shift 2 ;;
+    --runs) RUNS_SPEC=$2; shift 2 ;;
+    --jobs) JOBS=$2; shift 2 ;;
+    --gpus) GPUS=$2; shift 2 ;;
+    --work-dir) WORK_DIR=$2; shift 2 ;;
+    --) shift; CFG_OPTIONS=("$@"); break ;;
+    [0-9]*) DEFAULT_RUNS=$1; shift ;;
+    *) echo "paper_experiment.sh: unknown argument $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
 done
-$PY tools/compare_runs.py --group "uniform=$WORK_DIR/uniform" \
-  --group "oversampling=$WORK_DIR/oversampling" --group "balanced=$WORK_DIR/balanced" \
-  --baseline uniform --format markdown --out "$WORK_DIR/comparison.md" \
-  --plot "$WORK_DIR/comparison_ecdf.png"
-echo "[paper_experiment] $((3 * RUNS)) runs in $(( $(date +%s) - start )) s; table: $WORK_DIR/comparison.md"
+case "$DATASET" in
+  fetal_demo) CONFIG_DIR=configs/fetal_demo SUFFIX=fetal-demo
+              METHODS=${METHODS:-"uniform oversampling balanced recommended maxmin"} ;;
+  facemask) CONFIG_DIR=configs/facemask SUFFIX=facemask
+            METHODS=${METHODS:-"uniform oversampling balanced recommended"} ;;
+  *) echo "paper_experiment.sh: --dataset must be fetal_demo or facemask; got $DATASET" >&2
+     exit 2 ;;
+esac
+WORK_DIR=${WORK_DIR:-work_dirs/paper_experiment/${DATASET}_${MODEL}}
+runs_for() {  # runs of method $1: from --runs, else RUNS
+  local item
+  for item in $RUNS_SPEC; do [ "${item%%=*}" = "$1" ] && { echo "${item#*=}"; return; }; done
+  echo "$DEFAULT_RUNS"
+}
+for method in $METHODS; do
+  [ -f "$CONFIG_DIR/${MODEL}_${SUFFIX}_${method}.py" ] || {
+    echo "paper_experiment.sh: no config $CONFIG_DIR/${MODEL}_${SUFFIX}_${method}.py" >&2; exit 2; }
+done
+[ -n "${PYTHON:-}" ] || bash tools/setup_env.sh
+PY=${PYTHON:-.venv/bin/python}
+if [ "$DATASET" = fetal_demo ] && [ ! -f data/fetal_demo/train.json ]; then
+  $PY tools/make_demo_data.py --out-dir data/fetal_demo
+fi
+if [ "$DATASET" = facemask ] && [ ! -f ../shared/data/facemask/train.json ]; then
+  echo "paper_experiment.sh: ../shared/data/facemask/ is missing; pass its location with" \
+       "-- train_dataloader.dataset.data_root=DIR/ val_dataloader.dataset.data_root=DIR/" \
+       "test_dataloader.dataset.data_root=DIR/" >&2
+fi
+EXTRA=(--jobs "$JOBS")
+[ -n "$GPUS" ] && EXTRA+=(--gpus "$GPUS")
+[ ${#CFG_OPTIONS[@]} -gt 0 ] && EXTRA+=(--cfg-options "${CFG_OPTIONS[@]}")
+start=$(date +%s)
+max_runs=0 total=0
+for method in $METHODS; do
+  n=$(runs_for "$method"); total=$((total + n)); [ "$n" -gt "$max_runs" ] && max_runs=$n
+done
+round_size=$(( DEFAULT_RUNS < max_runs ? DEFAULT_RUNS : max_runs ))
+[ -n "$RUNS_SPEC" ] && round_size=$(for m in $METHODS; do runs_for "$m"; done | sort -n | head -1)
+for target in $round_size $max_runs; do
+  for method in $METHODS; do
+    n=$(runs_for "$method"); [ "$n" -lt "$target" ] && upto=$n || upto=$target
+    echo "[paper_experiment] $DATASET/$MODEL $method: runs 1-$upto of $n" \
+         "(elapsed $(( $(date +%s) - start )) s, $total runs in the study)"
+    $PY tools/train_repeats.py "$CONFIG_DIR/${MODEL}_${SUFFIX}_${method}.py" --runs "$upto" \
+      --work-dir "$WORK_DIR/$method" "${EXTRA[@]}"
+  done
+done
+GROUP_ARGS=()
+for method in $METHODS; do GROUP_ARGS+=(--group "$method=$WORK_DIR/$method"); done
+$PY tools/compare_runs.py "${GROUP_ARGS[@]}" --baseline uniform --format markdown \
+  --out "$WORK_DIR/comparison.md" --plot "$WORK_DIR/comparison_ecdf.png" > /dev/null
+$PY tools/compare_runs.py "${GROUP_ARGS[@]}" --baseline uniform --format csv \
+  --out "$WORK_DIR/comparison.csv" > /dev/null
+echo "[paper_experiment] $total runs, $(( $(date +%s) - start )) s; tables: $WORK_DIR/comparison.md" \
+     "$WORK_DIR/comparison.csv, figure: $WORK_DIR/comparison_ecdf.png"
