@@ -47,21 +47,22 @@ def check_draw(draw) -> str:
     return draw
 
 
-def systematic_counts(expected: torch.Tensor, total: int, generator: torch.Generator):
+def systematic_counts(expected: np.ndarray, total: int, rng: np.random.Generator):
     """Integer counts with ``count_i`` = floor or ceil of ``expected_i`` and sum ``total``
     (``expected`` sums to ``total``), each with mean ``expected_i``: the fractional parts are
-    resampled systematically (one uniform offset, points ``u, u + 1, ...``) in the given order."""
-    whole = torch.floor(expected)
-    fraction = expected - whole
-    extras = total - int(whole.sum().item())  # an integer: the fractions sum to it
-    counts = whole.long()
+    resampled systematically (one uniform offset, points ``u, u + 1, ...``) in the given order.
+    ``expected`` is overwritten (it is a scratch copy)."""
+    whole = np.floor(expected)
+    counts = whole.astype(np.int64)
+    extras = total - int(counts.sum())  # an integer: the fractions sum to it
     if extras > 0:
-        edges = torch.cumsum(fraction, 0)
-        edges *= extras / edges[-1].item()  # remove the cumulative sum's rounding drift
+        edges = np.cumsum(np.subtract(expected, whole, out=expected))  # cumulative fractions
+        edges *= extras / edges[-1]  # remove the cumulative sum's rounding drift
         edges[-1] = extras
-        offset = torch.rand(1, generator=generator, dtype=torch.float64)
-        hits = torch.ceil(edges - offset).long()  # points below each edge
-        counts += torch.diff(hits, prepend=torch.zeros(1, dtype=torch.long))
+        edges -= rng.random()
+        hits = np.ceil(edges, out=edges).astype(np.int64)  # points u, u + 1, ... below each edge
+        counts[0] += hits[0]
+        counts[1:] += np.diff(hits)
     return counts
 
 
@@ -123,7 +124,6 @@ class ProbabilitySampler(Sampler):
                  draw: str = "systematic") -> None:
         self.probabilities = check_probabilities(probabilities)
         self.draw_method = check_draw(draw)
-        self._p = torch.from_numpy(self.probabilities)
         if self.draw_method == "iid":
             accept, alias = alias_table(self.probabilities)
             self._accept, self._alias = torch.from_numpy(accept), torch.from_numpy(alias)
@@ -150,11 +150,16 @@ class ProbabilitySampler(Sampler):
     def draw_systematic(self, count: int, generator: torch.Generator) -> torch.Tensor:
         """Item ``i`` exactly floor or ceil of ``count * p_i`` times, in a random order. The
         items are visited in a random order for the systematic pass, so which items round up
-        is random too (no bias towards low indices)."""
-        order = torch.randperm(len(self._p), generator=generator)
-        counts = systematic_counts(count * self._p[order], count, generator)
-        indices = torch.repeat_interleave(order, counts)
-        return indices[torch.randperm(count, generator=generator)]
+        is random too (no bias towards low indices). numpy's permutations (seeded from
+        ``generator``) are ~4x faster than ``torch.randperm`` at N = 1.7M."""
+        seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator).item())
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(self.probabilities))
+        expected = self.probabilities[order]
+        expected *= count
+        indices = np.repeat(order, systematic_counts(expected, count, rng))
+        rng.shuffle(indices)
+        return torch.from_numpy(indices)
 
     def draw_iid(self, count: int, generator: torch.Generator) -> torch.Tensor:
         """``count`` i.i.d. indices by the alias method, O(1) each. One float64 uniform per draw:
