@@ -48,7 +48,7 @@ def distributed_worker(rank, world_size, port, data_root, work_dir):
     dist.init_process_group("gloo", rank=rank, world_size=world_size)
     cfg = tiny_config("yolov3_mobilenetv2_fetal-demo_balanced.py", data_root, work_dir,
                       **{"train_cfg.max_epochs": 1, "train_dataloader.sampler.num_samples": 8,
-                         "randomness.seed": 11})
+                         "train_dataloader.sampler.draw": "systematic", "randomness.seed": 11})
     cfg.launcher = "pytorch"
     cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None,
                                  find_unused_parameters=True)
@@ -59,7 +59,8 @@ def distributed_worker(rank, world_size, port, data_root, work_dir):
     sampler.set_epoch(0)
     np.save(osp.join(work_dir, f"rank{rank}.npy"), sampler.probabilities)
     with open(osp.join(work_dir, f"rank{rank}.json"), "w") as handle:
-        json.dump(dict(indices=list(sampler), iter=runner.iter, seed=sampler.seed), handle)
+        json.dump(dict(indices=list(sampler), iter=runner.iter, seed=sampler.seed,
+                       draw=sampler.draw_method), handle)
     dist.destroy_process_group()
 
 
@@ -71,6 +72,7 @@ def test_two_process_training_draws_one_global_sequence(data_root, tmp_path):
     assert results[0]["seed"] == results[1]["seed"]
     assert [r["iter"] for r in results] == [2, 2]  # 8 draws / 2 ranks / batch 2
     interleaved = [results[i % 2]["indices"][i // 2] for i in range(8)]
+    assert results[0]["draw"] == "systematic"
     single = ProbabilitySampler(probabilities[0], num_samples=8, seed=results[0]["seed"])
     assert interleaved == list(single)
 
@@ -83,7 +85,8 @@ def drawn_paths(work_dir):
 def resume_config(loop, data_root, work_dir, stop_early=False, resume=False):
     cfg = tiny_config("yolov3_mobilenetv2_fetal-demo_balanced.py", data_root, work_dir,
                       **{"randomness.seed": 3, "train_cfg.max_epochs": 1 if stop_early else 3,
-                         "default_hooks.checkpoint.interval": 1})
+                         "default_hooks.checkpoint.interval": 1,
+                         "train_dataloader.sampler.draw": "systematic"})
     cfg.custom_hooks = [dict(type="RecordDrawnImagesHook")]
     if loop == "iter":  # 6 iterations of batch 2 from an endless stream, checkpoint at 3
         cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=3 if stop_early else 6,
