@@ -50,7 +50,8 @@ $PY tools/train.py "$CONFIG" --work-dir "$WORK" --cfg-options "${DATA_OPTIONS[@]
   "default_hooks.checkpoint.interval=$EPOCHS" "randomness.seed=0" "$@" > "$WORK/train.out" 2>&1 \
   || { tail -40 "$WORK/train.out"; exit 1; }
 { grep -E "Epoch\(train\)" "$WORK/train.out" || true; } | awk -F'Epoch' '{print $2}' \
-  | awk '!seen[substr($0, 1, 12)]++' | tail -n "$EPOCHS" | cut -c1-90 | sed 's/^/      Epoch/' 
+  | awk '{split($2, a, "]"); k = a[1]; if (!(k in last)) keys[++n] = k; last[k] = $0}
+         END {for (i = 1; i <= n; i++) print last[keys[i]]}' | cut -c1-90 | sed 's/^/      Epoch/'
 stage 5 "result"
 $PY tools/demo_summary.py "$WORK" --epochs "$EPOCHS"
 echo "[demo] total $(( $(date +%s) - start )) s"
