@@ -47,13 +47,15 @@ def expected_distinct_images(scheme: Scheme) -> float:
     return float(np.count_nonzero(scheme.p))
 
 
-def epoch_indices(scheme: Scheme, epoch: int, seed: int = 0) -> np.ndarray:
-    """One epoch's draw of ``scheme``, as the project's samplers draw it (``"fixed"``: every
-    image its expected number of times; its class counts do not depend on the order)."""
+def epoch_draws(scheme: Scheme, seed: int = 0):
+    """``epoch -> indices`` of ``scheme`` as the project's samplers draw them (``"fixed"``:
+    every image its expected number of times; its class counts do not depend on the order).
+    The sampler (and its alias table) is built once for all epochs."""
     if scheme.draw == "fixed":
-        return np.repeat(np.arange(len(scheme.p)), np.rint(scheme.p * scheme.draws).astype(int))
+        fixed = np.repeat(np.arange(len(scheme.p)), np.rint(scheme.p * scheme.draws).astype(int))
+        return lambda epoch: fixed
     sampler = ProbabilitySampler(scheme.p, num_samples=scheme.draws, seed=seed, draw=scheme.draw)
-    return sampler.global_indices(epoch).numpy()
+    return lambda epoch: sampler.global_indices(epoch).numpy()
 
 
 def simulate_epochs(labels, scheme: Scheme, epochs: int = 100, seed: int = 0) -> dict:
@@ -63,10 +65,10 @@ def simulate_epochs(labels, scheme: Scheme, epochs: int = 100, seed: int = 0) ->
     presence = presence_matrix(labels)
     present = np.asarray(presence.sum(axis=0)).ravel() > 0
     num_images = presence.shape[0]
+    draw = epoch_draws(scheme, seed)
     ratios, coverage = [], []
     for epoch in range(epochs):
-        drawn = epoch_indices(scheme, epoch, seed)
-        hits = np.bincount(drawn, minlength=num_images)
+        hits = np.bincount(draw(epoch), minlength=num_images)
         counts = np.asarray(presence.T @ hits).ravel()[present]
         ratios.append(counts.max() / max(counts.min(), 1))
         coverage.append(np.count_nonzero(hits) / num_images)

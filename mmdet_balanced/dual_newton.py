@@ -40,6 +40,21 @@ def _dual_value(s, y, nu, counts, lam, alpha, num_classes):
     return -(y @ y) / (4.0 * num_classes) + counts @ phi + nu
 
 
+def active_gram(rows, rows_t, counts, s, lam, alpha):
+    """The generalised Hessian's pieces over the rows above the floor (``s > lam alpha``):
+    ``(U^T W U, U^T W 1, sum W)`` with ``W = diag(m / lam)`` on those rows."""
+    weight = counts * (s > lam * alpha) / lam
+    weighted = sp.diags(weight) @ rows
+    return (rows_t @ weighted).toarray(), weighted.sum(axis=0).A1, weight.sum()
+
+
+def image_gradient(rows, counts, q, lam):
+    """Gradient of the paper's objective with respect to one image's probability, per group:
+    ``2 U (C f - sum f) + lam q`` with ``f = U^T (m q)``."""
+    f = rows.T @ (counts * q)
+    return 2.0 * np.asarray(rows @ (rows.shape[1] * f - f.sum())).ravel() + lam * q
+
+
 def _gradient(q, y, rows, counts, num_classes):
     grad_y = -y / (2.0 * num_classes) - rows.T @ (counts * q)
     grad_y -= grad_y.mean()  # projection onto sum(y) = 0
@@ -97,13 +112,12 @@ def solve_dual_newton(rows: sp.csr_matrix, counts: np.ndarray, alpha: float, lam
             return NewtonResult(q, y, nu, iteration - 1, residual, True)
 
         # Negated generalised Hessian (positive definite on sum(y)=0) over (y, nu).
-        weight = counts * (s > lam * alpha) / lam
-        weighted = sp.diags(weight) @ rows
+        gram, column, weight_sum = active_gram(rows, rows_t, counts, s, lam, alpha)
         hess = np.zeros((num_classes + 1, num_classes + 1))
-        hess[:num_classes, :num_classes] = (rows_t @ weighted).toarray()
+        hess[:num_classes, :num_classes] = gram
         hess[:num_classes, :num_classes] += np.eye(num_classes) / (2.0 * num_classes)
-        hess[num_classes, :num_classes] = hess[:num_classes, num_classes] = weighted.sum(axis=0).A1
-        hess[num_classes, num_classes] = weight.sum() + 1e-15 * (1.0 + np.abs(hess).max())
+        hess[num_classes, :num_classes] = hess[:num_classes, num_classes] = column
+        hess[num_classes, num_classes] = weight_sum + 1e-15 * (1.0 + np.abs(hess).max())
         # Equality-constrained step keeping sum(y) = 0.
         kkt = np.zeros((num_classes + 2, num_classes + 2))
         kkt[:-1, :-1] = hess

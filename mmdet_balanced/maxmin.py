@@ -29,7 +29,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from .dual_newton import _exact_step, solve_dual_newton
+from .dual_newton import (_dual_value, _exact_step, active_gram, image_gradient,
+                          solve_dual_newton)
 
 
 def worst_class_frequency(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
@@ -94,9 +95,7 @@ def _floor_dual(rows, counts, v, floor_classes, z, nu, lam, alpha, tau, num_clas
     w = v.copy()
     w[floor_classes] += z
     s = rows @ w + nu
-    active = s >= lam * alpha
-    phi = np.where(active, -s * s / (2.0 * lam), lam * alpha * alpha / 2.0 - s * alpha)
-    value = -(v @ v) / (4.0 * num_classes) + counts @ phi + nu + tau * z.sum()
+    value = _dual_value(s, v, nu, counts, lam, alpha, num_classes) + tau * z.sum()
     return s, np.maximum(alpha, s / lam), value
 
 
@@ -119,10 +118,7 @@ def _newton_with_floor_set(rows, rows_t, counts, alpha, lam, tau, floor_classes,
         residual = max(np.abs(grad_v).max(), np.abs(grad_z).max(initial=0.0), abs(grad_nu))
         if residual <= tol:
             return v, z, nu, s, q, iteration - 1, residual
-        weight = counts * (s > lam * alpha) / lam
-        weighted = sp.diags(weight) @ rows
-        gram = (rows_t @ weighted).toarray()             # U^T W U
-        column = np.asarray(weighted.sum(axis=0)).ravel()
+        gram, column, weight_sum = active_gram(rows, rows_t, counts, s, lam, alpha)
         n = num_classes + size + 1                        # (v, z, nu)
         kkt = np.zeros((n + 1, n + 1))
         kkt[:num_classes, :num_classes] = gram + np.eye(num_classes) / (2.0 * num_classes)
@@ -131,7 +127,7 @@ def _newton_with_floor_set(rows, rows_t, counts, alpha, lam, tau, floor_classes,
         kkt[num_classes:n - 1, num_classes:n - 1] = gram[np.ix_(floor_classes, floor_classes)]
         kkt[n - 1, :num_classes] = kkt[:num_classes, n - 1] = column
         kkt[n - 1, num_classes:n - 1] = kkt[num_classes:n - 1, n - 1] = column[floor_classes]
-        kkt[n - 1, n - 1] = weight.sum()
+        kkt[n - 1, n - 1] = weight_sum
         kkt[:n, :n] += np.eye(n) * 1e-15 * (1.0 + np.abs(kkt[:n, :n]).max())
         kkt[:num_classes, n] = kkt[n, :num_classes] = 1.0  # sum(v) stays 0
         rhs = np.concatenate([grad_v, grad_z, [grad_nu, 0.0]])
@@ -216,10 +212,10 @@ def maxmin_kkt_residual(rows, counts, q, alpha: float, lam: float, tau: float, n
     """
     rows = sp.csr_matrix(rows)
     counts = np.asarray(counts, dtype=np.float64)
-    num_images, num_classes = counts.sum(), rows.shape[1]
+    num_images = counts.sum()
     z = np.asarray(z, dtype=np.float64)
     f = np.asarray(rows.T @ (counts * q)).ravel()
-    gradient = 2.0 * np.asarray(rows @ (num_classes * f - f.sum())).ravel() + lam * q
+    gradient = image_gradient(rows, counts, q, lam)
     reduced = gradient - nu - np.asarray(rows @ z).ravel()
     free = q > alpha * (1.0 + 1e-9) + 1e-9 / num_images
     parts = [np.abs(reduced[free]).max(initial=0.0),

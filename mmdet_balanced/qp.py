@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from .cvxopt_backend import solve_grouped_cvxopt
-from .dual_newton import solve_dual_newton
+from .dual_newton import image_gradient, solve_dual_newton
 from .grouping import LabelGroups, group_label_rows
 from .maxmin import maxmin_kkt_residual, solve_maxmin
 from .report import frequency_spread
@@ -124,8 +124,7 @@ def _project_capped_simplex(z, counts, alpha):
 
 def _group_kkt_residual(rows, counts, q, alpha, lam):
     num_images = counts.sum()
-    f = rows.T @ (counts * q)
-    gradient = 2.0 * (rows @ (rows.shape[1] * f - f.sum())) + lam * q
+    gradient = image_gradient(rows, counts, q, lam)
     step = 1.0 / num_images
     return float(num_images * np.abs(q - _project_capped_simplex(q - step * gradient, counts,
                                                                   alpha)).max())
@@ -327,18 +326,18 @@ def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, max
                              "with objective='maxmin'")
         result, worst, tau = solve_maxmin(groups.rows, counts, alpha_factor,
                                           effective_lam(lam, groups), maxmin_eps)
-        _warn_unless_converged(result)
+        _warn_unless_converged(result, "objective='paper' to compare")
         return result.q, result.iterations, "lp+newton", worst, (tau, result.nu, result.z)
     if solver == "cvxopt":
         q, result = solve_grouped_cvxopt(groups.rows, counts, alpha_factor, lam)
         return np.maximum(q, alpha), int(result["iterations"]), "cvxopt", None, None
     result = newton_on_groups(groups, alpha_factor, lam)
-    _warn_unless_converged(result)
+    _warn_unless_converged(result, "solver='cvxopt' to cross-check")
     return result.q, result.iterations, "newton", None, None
 
 
-def _warn_unless_converged(result):
+def _warn_unless_converged(result, hint):
     if not result.converged:
         warnings.warn(f"the Newton solver stopped after {result.iterations} iterations with "
                       f"dual residual {result.dual_residual:.2e}; the probabilities are usable "
-                      f"but not exact. Try solver='cvxopt' to cross-check.", stacklevel=4)
+                      f"but not exact. Try {hint}.", stacklevel=4)

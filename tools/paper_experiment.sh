@@ -69,13 +69,10 @@ EXTRA=(--jobs "$JOBS")
 [ -n "$GPUS" ] && EXTRA+=(--gpus "$GPUS")
 [ ${#CFG_OPTIONS[@]} -gt 0 ] && EXTRA+=(--cfg-options "${CFG_OPTIONS[@]}")
 start=$(date +%s)
-max_runs=0 total=0
-for method in $METHODS; do
-  n=$(runs_for "$method"); total=$((total + n)); [ "$n" -gt "$max_runs" ] && max_runs=$n
-done
-round_size=$(( DEFAULT_RUNS < max_runs ? DEFAULT_RUNS : max_runs ))
-[ -n "$RUNS_SPEC" ] && round_size=$(for m in $METHODS; do runs_for "$m"; done | sort -n | head -1)
-for target in $round_size $max_runs; do
+counts=$(for method in $METHODS; do runs_for "$method"; done | sort -n)
+total=$(( $(echo "$counts" | paste -sd+) ))
+# round 1: every method up to the smallest count; round 2: the rest
+for target in $(echo "$counts" | head -1) $(echo "$counts" | tail -1); do
   for method in $METHODS; do
     n=$(runs_for "$method"); [ "$n" -lt "$target" ] && upto=$n || upto=$target
     echo "[paper_experiment] $DATASET/$MODEL $method: runs 1-$upto of $n" \
