@@ -13,6 +13,8 @@ import json
 import os.path as osp
 import sys
 
+from mmdet_balanced.compare import read_run
+
 
 def latest(pattern):
     paths = sorted(glob.glob(pattern))
@@ -26,14 +28,16 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None)
     args = parser.parse_args(argv)
     record_path = latest(osp.join(args.work_dir, "*", "sampling.json"))
-    scalars_path = latest(osp.join(args.work_dir, "*", "vis_data", "scalars.json"))
-    if record_path is None or scalars_path is None:
-        print(f"demo_summary: no sampling.json / scalars.json under {args.work_dir}: did "
+    if record_path is None:
+        print(f"demo_summary: no <timestamp>/sampling.json under {args.work_dir}: did "
               "training start?", file=sys.stderr)
         return 1
     record = json.load(open(record_path))
-    evaluations = [json.loads(line) for line in open(scalars_path) if "mAP" in line]
-    metrics = evaluations[-1] if evaluations else {}
+    try:  # the last validation of the latest run, as compare_runs reads it
+        metrics = read_run(args.work_dir, source="val", select="last")
+    except ValueError as error:
+        print(f"demo_summary: no evaluation to report ({error})", file=sys.stderr)
+        metrics = {}
     n = record["num_images"]
     print(f"      {'class':<16}{'draws/epoch uniform':>21}{'balanced':>10}"
           f"{'AP@0.2':>9}{'AP@0.4':>9}")
