@@ -19,8 +19,8 @@ import numpy as np
 from mmengine.logging import MMLogger
 
 from mmdet_balanced import label_matrix, solve_balanced_qp
-from mmdet_balanced.analysis import Scheme, simulate_epochs, summarize_scheme, uniform_scheme
-from mmdet_balanced.demo_data import fetal_label_matrix, long_tailed_labels
+from mmdet_balanced.study.analysis import Scheme, simulate_epochs, summarize_scheme, uniform_scheme
+from mmdet_balanced.study.demo_data import fetal_label_matrix, long_tailed_labels
 from real_data import DEFAULT_SHARED, real_sets
 
 

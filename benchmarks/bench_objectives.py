@@ -14,10 +14,10 @@ import scipy.sparse as sp
 from mmengine.logging import MMLogger
 
 from mmdet_balanced import label_matrix
-from mmdet_balanced.analysis import (Scheme, class_aware_scheme, repeat_factor_repeats,
+from mmdet_balanced.study.analysis import (Scheme, class_aware_scheme, repeat_factor_repeats,
                                      repeat_scheme, summarize_scheme)
-from mmdet_balanced.demo_data import starved_class_example
-from mmdet_balanced.qp import solve_balanced_qp
+from mmdet_balanced.study.demo_data import starved_class_example
+from mmdet_balanced.core.qp import solve_balanced_qp
 from real_data import DEFAULT_SHARED, real_sets
 
 

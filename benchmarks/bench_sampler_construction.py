@@ -15,7 +15,7 @@ from mmengine.logging import MMLogger
 
 from mmdet.datasets.samplers import ClassAwareSampler
 from mmdet_balanced import BalancedQPSampler, label_matrix, solve_balanced_qp
-from mmdet_balanced.demo_data import long_tailed_labels
+from mmdet_balanced.study.demo_data import long_tailed_labels
 from real_data import DEFAULT_SHARED, coco, real_sets
 
 

@@ -14,8 +14,8 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from mmdet_balanced import ProbabilitySampler, kkt_residual, solve_balanced_qp
-from mmdet_balanced.cvxopt_backend import solve_dense_paper_qp
-from mmdet_balanced.demo_data import fetal_label_matrix, long_tailed_labels
+from mmdet_balanced.core.cvxopt_backend import solve_dense_paper_qp
+from mmdet_balanced.study.demo_data import fetal_label_matrix, long_tailed_labels
 
 ALPHA, LAM = 0.5, 500.0
 

@@ -1,27 +1,26 @@
-"""mmdet_balanced: balanced sampling (Olivier & Raynaud) for MMDetection 3.x.
+"""mmdet_balanced: balanced sampling (Olivier & Raynaud) for MMDetection 3.x, Detectron2 and
+Ultralytics YOLO.
 
-The solver (:func:`solve_balanced_qp`) and the samplers in :mod:`mmdet_balanced.sampler` need
-only numpy, scipy, cvxopt and torch. When MMDetection is installed, importing this package
-(e.g. via ``custom_imports = dict(imports=["mmdet_balanced"])``) also registers
-``BalancedQPSampler`` and the other MMDetection components.
+Layout: :mod:`mmdet_balanced.core` holds the QP, its solvers and the framework-free samplers
+(numpy, scipy, torch); each framework has its own thin glue: :mod:`mmdet_balanced.mmdetection`
+(registered when MMDetection is installed, e.g. via
+``custom_imports = dict(imports=["mmdet_balanced"])``), :mod:`mmdet_balanced.detectron2` and
+:mod:`mmdet_balanced.ultralytics` (imported explicitly); :mod:`mmdet_balanced.study` holds the
+analysis, run comparison and demo-data code.
 """
 import importlib.util
 
-from .labels import label_matrix
-from .qp import (SolveInfo, balanced_objective, class_frequencies, kkt_residual,
-                 solve_balanced_qp)
-from .sampler import InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler
+from .core.qp import (SolveInfo, balanced_objective, class_frequencies, kkt_residual,
+                      solve_balanced_qp)
+from .core.sampler import InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler
+from .mmdetection.labels import label_matrix
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["solve_balanced_qp", "label_matrix", "balanced_objective", "class_frequencies", "kkt_residual",
            "SolveInfo", "ProbabilitySampler", "InfiniteProbabilitySampler", "RepeatSampler"]
 
 if importlib.util.find_spec("mmdet") is not None:
-    from .compat import allow_mmengine_checkpoints
-    from .metrics import ClassAPMetric
-    from .mix_dataset import BalancedMultiImageMixDataset
-    from .mmdet_samplers import (BalancedQPSampler, InfiniteBalancedQPSampler,
-                                 OversamplingSampler)
-    allow_mmengine_checkpoints()
+    from .mmdetection import register_all_modules
+    globals().update(register_all_modules())
     __all__ += ["BalancedQPSampler", "InfiniteBalancedQPSampler", "OversamplingSampler",
                 "ClassAPMetric", "BalancedMultiImageMixDataset"]

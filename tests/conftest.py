@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from mmdet_balanced.demo_data import fetal_label_matrix
+from mmdet_balanced.study.demo_data import fetal_label_matrix
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from mmengine.dataset import ClassBalancedDataset
 
 from mmdet.datasets.samplers import ClassAwareSampler
 from mmdet_balanced import label_matrix
-from mmdet_balanced.analysis import class_aware_scheme, repeat_factor_repeats
-from mmdet_balanced.demo_data import make_fetal_dataset
+from mmdet_balanced.study.analysis import class_aware_scheme, repeat_factor_repeats
+from mmdet_balanced.study.demo_data import make_fetal_dataset
 from tests.test_mmdet_integration import coco_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))

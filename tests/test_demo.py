@@ -3,7 +3,7 @@ import os
 import os.path as osp
 import subprocess
 
-from mmdet_balanced.demo_data import FETAL_CLASSES
+from mmdet_balanced.study.demo_data import FETAL_CLASSES
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

@@ -13,7 +13,7 @@ from mmengine.registry import HOOKS
 from mmengine.runner import Runner
 
 from mmdet_balanced import BalancedQPSampler, InfiniteBalancedQPSampler, ProbabilitySampler
-from mmdet_balanced.demo_data import make_fetal_dataset
+from mmdet_balanced.study.demo_data import make_fetal_dataset
 from tests.test_mmdet_integration import tiny_config
 
 

@@ -6,8 +6,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from mmdet_balanced import InfiniteProbabilitySampler, ProbabilitySampler, solve_balanced_qp
-from mmdet_balanced.sampler import alias_table
-from mmdet_balanced.grouping import group_label_rows
+from mmdet_balanced.core.sampler import alias_table
+from mmdet_balanced.core.grouping import group_label_rows
 from tests.conftest import random_labels
 
 

@@ -14,7 +14,7 @@ from mmdet.datasets import CocoDataset
 from mmdet.registry import DATA_SAMPLERS
 from mmdet.utils import register_all_modules
 from mmdet_balanced import BalancedQPSampler, label_matrix, solve_balanced_qp
-from mmdet_balanced.demo_data import FETAL_CLASSES, make_fetal_dataset
+from mmdet_balanced.study.demo_data import FETAL_CLASSES, make_fetal_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 register_all_modules()

@@ -16,8 +16,8 @@ from scipy.stats import ks_2samp, mannwhitneyu
 
 from mmdet.structures import DetDataSample
 from mmdet_balanced import ClassAPMetric, OversamplingSampler
-from mmdet_balanced.demo_data import make_fetal_dataset
-from mmdet_balanced.mmdet_samplers import oversampling_repeats
+from mmdet_balanced.study.demo_data import make_fetal_dataset
+from mmdet_balanced.mmdetection.samplers import oversampling_repeats
 from tests.test_mmdet_integration import coco_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -190,7 +190,7 @@ def test_compare_runs_statistics_equal_numpy_and_scipy(repeated_runs, tmp_path):
 
 
 def test_holm_and_cliffs_delta_on_known_values():
-    from mmdet_balanced.compare import cliffs_delta, holm
+    from mmdet_balanced.study.compare import cliffs_delta, holm
     # Holm (1979): p = 0.01, 0.04, 0.03, 0.005 over m = 4 -> 0.03, 0.06, 0.06, 0.02
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
     np.testing.assert_allclose(holm([0.5, np.nan, 0.9]), [1.0, np.nan, 1.0])
@@ -209,7 +209,7 @@ def test_compare_runs_markdown_names_every_test(repeated_runs, tmp_path):
 
 
 def test_compare_runs_reads_validation_scalars(repeated_runs):
-    from mmdet_balanced.compare import read_run
+    from mmdet_balanced.study.compare import read_run
     run = str(repeated_runs["uniform"] / "run_00")
     val = read_run(run, source="val", select="last")
     test = read_run(run, source="test")

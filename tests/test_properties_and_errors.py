@@ -13,7 +13,7 @@ from torch.utils.data import Dataset
 from mmdet.datasets import CocoDataset
 from mmdet_balanced import (BalancedMultiImageMixDataset, BalancedQPSampler, balanced_objective,
                             label_matrix, solve_balanced_qp)
-from mmdet_balanced.demo_data import FETAL_CLASSES, make_fetal_dataset
+from mmdet_balanced.study.demo_data import FETAL_CLASSES, make_fetal_dataset
 from tests.test_mmdet_integration import tiny_config
 
 label_matrices = st.integers(1, 8).flatmap(lambda c: arrays(

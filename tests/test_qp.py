@@ -6,12 +6,12 @@ import pytest
 import scipy.sparse as sp
 
 from mmdet_balanced import balanced_objective, kkt_residual, solve_balanced_qp
-from mmdet_balanced.qp import PAPER_LAM_SCALE
-from mmdet_balanced.cvxopt_backend import solve_dense_paper_qp
-from mmdet_balanced.demo_data import long_tailed_labels, starved_class_example
-from mmdet_balanced.grouping import group_label_rows
-from mmdet_balanced.dual_newton import solve_dual_newton
-from mmdet_balanced.maxmin import (maxmin_kkt_residual, solve_floor_newton, solve_floor_quadprog,
+from mmdet_balanced.core.qp import PAPER_LAM_SCALE
+from mmdet_balanced.core.cvxopt_backend import solve_dense_paper_qp
+from mmdet_balanced.study.demo_data import long_tailed_labels, starved_class_example
+from mmdet_balanced.core.grouping import group_label_rows
+from mmdet_balanced.core.dual_newton import solve_dual_newton
+from mmdet_balanced.core.maxmin import (maxmin_kkt_residual, solve_floor_newton, solve_floor_quadprog,
                                    worst_class_frequency)
 from tests.conftest import random_labels
 

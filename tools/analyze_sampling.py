@@ -1,15 +1,20 @@
 """See what balanced sampling does to a config's training set, before spending GPU time.
 
-    python tools/analyze_sampling.py CONFIG --out-dir DIR [--cfg-options k=v ...]
+    python tools/analyze_sampling.py CONFIG --out-dir DIR [--cfg-options k=v ...] [--register MODULE]
         [--oversample NAME=K ...] [--rfs-thr 0.1] [--hierarchy FILE.json]
         [--sweep [--alphas 0 0.25 0.5 0.75 1] [--lams 0 50 500 5000] [--epochs 5] [--seed 0]]
 
-Builds the training dataset exactly as training would (annotations only, no image decoded),
-reads the presence matrix once and compares, side by side: uniform sampling, balanced sampling
+CONFIG: an MMDetection config, a Detectron2 config (yacs ``.yaml`` or LazyConfig ``.py``) or the
+name of a dataset registered in Detectron2's ``DatasetCatalog`` (``--register MODULE`` imports
+the module that registers it). Builds the training dataset exactly as training would
+(annotations only, no image decoded), reads the presence matrix once and compares, side by
+side: uniform sampling, balanced sampling
 (the config's alpha_factor / lam / objective, or the paper's), balanced with
 objective='maxmin', the paper's oversampling (--oversample, or the config's factors),
 MMDetection's ClassAwareSampler and repeat-factor sampling (ClassBalancedDataset's rule with
-threshold --rfs-thr). For each: expected draws per epoch containing each class, max/min ratio
+threshold --rfs-thr) and, for Detectron2, RepeatFactorTrainingSampler's rule (fractional
+repeats rounded stochastically each epoch; the config's REPEAT_THRESHOLD when it selects that
+sampler, else --rfs-thr). For each: expected draws per epoch containing each class, max/min ratio
 and CV of those, share of images drawn less than uniformly and the smallest p*N, expected
 distinct images per epoch, background mass. Writes summary.{csv,json}, class_draws.csv and a
 bar chart like the paper's Figure 2 (class_draws.png). --sweep adds a grid over alpha_factor and
@@ -29,12 +34,14 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 from mmdet_balanced import label_matrix
-from mmdet_balanced.analysis import (balanced_scheme, class_aware_scheme, repeat_factor_repeats,
-                                     repeat_scheme, simulate_epochs, summarize_scheme, sweep,
-                                     uniform_scheme)
-from mmdet_balanced.demo_data import FETAL_CLASSES, HIERARCHY
-from mmdet_balanced.labels import dataset_classes
-from mmdet_balanced.mmdet_samplers import oversampling_repeats
+from mmdet_balanced.study.analysis import (balanced_scheme, class_aware_scheme,
+                                           detectron2_repeat_factors, repeat_factor_repeats,
+                                           repeat_scheme, simulate_epochs,
+                                           stochastic_repeat_scheme, summarize_scheme, sweep,
+                                           uniform_scheme)
+from mmdet_balanced.study.demo_data import FETAL_CLASSES, HIERARCHY
+from mmdet_balanced.mmdetection.labels import dataset_classes
+from mmdet_balanced.mmdetection.samplers import oversampling_repeats
 
 BALANCED_TYPES = ("BalancedQPSampler", "InfiniteBalancedQPSampler")
 SOLVE_KEYS = ("alpha_factor", "lam", "lam_scale", "objective", "background_share", "maxmin_eps",
@@ -49,7 +56,10 @@ def parse_args(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config")
     parser.add_argument("--out-dir", required=True)
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction)
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction,
+                        help="config overrides KEY=VALUE (Detectron2: yacs or LazyConfig keys)")
+    parser.add_argument("--register", action="append", metavar="MODULE",
+                        help="Detectron2: import MODULE first (it registers datasets)")
     parser.add_argument("--oversample", nargs="+", metavar="NAME=K",
                         help="oversampling factors (default: the config's OversamplingSampler "
                              "factors, else the paper's cerebellum=2 heart=5 if those exist)")
@@ -73,12 +83,95 @@ def build_training_dataset(cfg):
     return DATASETS.build(cfg.train_dataloader.dataset)
 
 
-def schemes_for(cfg, labels, classes, args):
+def mmdet_source(args):
+    """Labels, class names and the sampler settings of an MMDetection config."""
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    dataset = build_training_dataset(cfg)
     sampler_cfg = cfg.train_dataloader.get("sampler", {})
-    balanced = sampler_cfg.get("type") in BALANCED_TYPES
-    settings = {k: sampler_cfg[k] for k in SOLVE_KEYS if k in sampler_cfg} if balanced else {}
-    draw = dict(draw=sampler_cfg.get("draw", "systematic") if balanced else "systematic",
-                num_samples=sampler_cfg.get("num_samples") if balanced else None)
+    sampler = dict(balanced=sampler_cfg.get("type") in BALANCED_TYPES,
+                   settings={k: sampler_cfg[k] for k in SOLVE_KEYS if k in sampler_cfg},
+                   draw=sampler_cfg.get("draw", "systematic"),
+                   num_samples=sampler_cfg.get("num_samples"),
+                   factors=(dict(sampler_cfg["factors"])
+                            if sampler_cfg.get("type") == "OversamplingSampler" else None))
+    return label_matrix(dataset), list(dataset_classes(dataset)), sampler, []
+
+
+def is_detectron2_source(path):
+    if not osp.exists(path):
+        return True  # a registered dataset name
+    if path.endswith((".yaml", ".yml")):
+        return True
+    with open(path) as handle:
+        return "detectron2" in handle.read()  # a LazyConfig imports from detectron2
+
+
+def detectron2_source(args):
+    """Labels, class names and sampler settings of a Detectron2 yacs config, LazyConfig or
+    registered dataset name; with Detectron2's repeat-factor rule as an extra scheme."""
+    import importlib
+    from detectron2.data import MetadataCatalog, get_detection_dataset_dicts
+    from mmdet_balanced.detectron2 import SAMPLER_NAME, labels_from_dataset_dicts
+    from mmdet_balanced.detectron2.datasets import register_fetal_demo
+    for module in args.register or []:
+        importlib.import_module(module)
+    register_fetal_demo()
+    options = args.cfg_options or {}
+    sampler = dict(balanced=False, settings={}, draw="systematic", num_samples=None,
+                   factors=None)
+    threshold, root_sqrt, num_classes = args.rfs_thr, True, None
+    if not osp.exists(args.config):  # a dataset name
+        names = [args.config]
+        dicts = get_detection_dataset_dicts(names)
+    elif args.config.endswith((".yaml", ".yml")):
+        from detectron2.config import get_cfg
+        from mmdet_balanced.detectron2 import add_balanced_config
+        cfg = add_balanced_config(get_cfg())
+        cfg.merge_from_file(args.config)
+        cfg.merge_from_list([item for pair in options.items() for item in pair])
+        names = list(cfg.DATASETS.TRAIN)
+        dicts = get_detection_dataset_dicts(
+            names, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+        num_classes = (cfg.MODEL.RETINANET.NUM_CLASSES
+                       if cfg.MODEL.META_ARCHITECTURE == "RetinaNet"
+                       else cfg.MODEL.ROI_HEADS.NUM_CLASSES)
+        balanced = cfg.DATALOADER.BALANCED
+        if cfg.DATALOADER.SAMPLER_TRAIN == SAMPLER_NAME:
+            sampler.update(balanced=True, draw=balanced.DRAW, num_samples=balanced.NUM_SAMPLES,
+                           settings={k: balanced[k.upper()] for k in SOLVE_KEYS})
+        if cfg.DATALOADER.SAMPLER_TRAIN == "RepeatFactorTrainingSampler":
+            threshold, root_sqrt = cfg.DATALOADER.REPEAT_THRESHOLD, cfg.DATALOADER.REPEAT_SQRT
+    else:  # LazyConfig
+        from detectron2.config import LazyConfig, instantiate
+        cfg = LazyConfig.load(args.config)
+        cfg = LazyConfig.apply_overrides(cfg, [f"{k}={v}" for k, v in options.items()])
+        train = cfg.dataloader.train
+        names = train.dataset.get("names", [])
+        names = [names] if isinstance(names, str) else list(names)
+        dicts = instantiate(train.dataset)
+        node = train.get("sampler") or {}
+        target = node.get("_target_", "")
+        num_classes = cfg.get("model", {}).get("num_classes")
+        if "BalancedTrainingSampler" in getattr(target, "__name__", str(target)):
+            sampler.update(balanced=True, draw=node.get("draw", "systematic"),
+                           num_samples=node.get("num_samples"),
+                           settings={k: node[k] for k in SOLVE_KEYS if k in node})
+            num_classes = node.get("num_classes", num_classes)
+    labels = labels_from_dataset_dicts(dicts, num_classes)
+    classes = MetadataCatalog.get(names[0]).get("thing_classes", None) if names else None
+    if classes is None or len(classes) != labels.shape[1]:
+        classes = [f"class {i}" for i in range(labels.shape[1])]
+    extra = [stochastic_repeat_scheme("d2_repeat_factor",
+                                      detectron2_repeat_factors(labels, threshold, root_sqrt))]
+    return labels, list(classes), sampler, extra
+
+
+def schemes_for(labels, classes, sampler, extra, args):
+    settings = sampler["settings"] if sampler["balanced"] else {}
+    draw = dict(draw=sampler["draw"] if sampler["balanced"] else "systematic",
+                num_samples=sampler["num_samples"] if sampler["balanced"] else None)
     schemes = [uniform_scheme(labels.shape[0]),
                balanced_scheme(labels, **draw, **settings),
                balanced_scheme(labels, name="maxmin", **draw,
@@ -86,8 +179,8 @@ def schemes_for(cfg, labels, classes, args):
     factors = None
     if args.oversample:
         factors = {k: int(v) for k, v in (item.split("=") for item in args.oversample)}
-    elif sampler_cfg.get("type") == "OversamplingSampler":
-        factors = dict(sampler_cfg["factors"])
+    elif sampler["factors"]:
+        factors = sampler["factors"]
     elif {"cerebellum", "heart"} <= set(classes):
         factors = dict(cerebellum=2, heart=5)
     if factors:
@@ -95,15 +188,15 @@ def schemes_for(cfg, labels, classes, args):
                                      oversampling_repeats(labels, classes, factors)))
     schemes.append(class_aware_scheme(labels))
     schemes.append(repeat_scheme("repeat_factor", repeat_factor_repeats(labels, args.rfs_thr)))
-    return schemes, settings, factors
+    return schemes + extra, settings, factors
 
 
 def print_table(rows, keys, title):
     print(f"\n{title}")
     widths = [max(len(k), 12) for k in keys]
-    print(f"{'sampler':<14}" + "".join(f"{k:>{w + 2}}" for k, w in zip(keys, widths)))
+    print(f"{'sampler':<18}" + "".join(f"{k:>{w + 2}}" for k, w in zip(keys, widths)))
     for row in rows:
-        print(f"{row['sampler']:<14}" + "".join(
+        print(f"{row['sampler']:<18}" + "".join(
             f"{row[k]:>{w + 2}.4g}" for k, w in zip(keys, widths)))
 
 
@@ -184,13 +277,9 @@ def write_csv(path, rows, keys):
 def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
     os.makedirs(args.out_dir, exist_ok=True)
-    dataset = build_training_dataset(cfg)
-    labels = label_matrix(dataset)
-    classes = list(dataset_classes(dataset))
+    source = detectron2_source if is_detectron2_source(args.config) else mmdet_source
+    labels, classes, sampler, extra = source(args)
     print(f"{args.config}: training set of {labels.shape[0]} images, {len(classes)} classes "
           f"({time.perf_counter() - start:.1f} s to build and read)")
     if args.hierarchy:
@@ -199,7 +288,7 @@ def main(argv=None):
     else:
         hierarchy = HIERARCHY if set(classes) == set(FETAL_CLASSES) else {}
 
-    schemes, settings, factors = schemes_for(cfg, labels, classes, args)
+    schemes, settings, factors = schemes_for(labels, classes, sampler, extra, args)
     summaries = [dict(summarize_scheme(labels, scheme),
                       **simulate_epochs(labels, scheme, args.sim_epochs, args.seed))
                  for scheme in schemes]
@@ -229,10 +318,10 @@ def main(argv=None):
               f"draws on images without boxes (uniform: {summaries[0]['background_mass']:.1%}); "
               "background_share='uniform' keeps their share.")
     print("\nExpected draws per epoch containing each class")
-    print(f"{'class':<18}" + "".join(f"{s['sampler']:>14}" for s in summaries))
+    print(f"{'class':<18}" + "".join(f"{s['sampler']:>18}" for s in summaries))
     class_rows = []
     for i, name in enumerate(classes):
-        print(f"{name:<18}" + "".join(f"{s['class_draws'][i]:>14.1f}" for s in summaries))
+        print(f"{name:<18}" + "".join(f"{s['class_draws'][i]:>18.1f}" for s in summaries))
         class_rows.append({"class": name, **{s["sampler"]: s["class_draws"][i]
                                              for s in summaries}})
     write_csv(osp.join(args.out_dir, "summary.csv"), summaries,

@@ -27,7 +27,7 @@ import math
 import re
 import sys
 
-from mmdet_balanced.compare import load_group, summarize
+from mmdet_balanced.study.compare import load_group, summarize
 
 
 def parse_args(argv=None):

@@ -13,7 +13,7 @@ import json
 import os.path as osp
 import sys
 
-from mmdet_balanced.compare import read_run
+from mmdet_balanced.study.compare import read_run
 
 
 def latest(pattern):

@@ -6,7 +6,7 @@
 import argparse
 import time
 
-from mmdet_balanced.demo_data import make_fetal_dataset
+from mmdet_balanced.study.demo_data import make_fetal_dataset
 
 
 def main(argv=None):

@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
-# Create (or update) the project's virtual environment at .venv/ from nothing.
+# Create (or update) the project's virtual environment at .venv/ from nothing: one
+# environment for the three integrations (MMDetection 3.x, Detectron2, Ultralytics YOLO).
 #
-# CPU machines: torch CPU wheel, mmcv 2.1.0 built from source with its compiled ops
-# (about 17 minutes on 2 cores the first time; pip caches the built wheel afterwards).
-# GPU machines: install your CUDA torch first and set MMDET_BALANCED_TORCH=skip, then use
-# OpenMMLab's prebuilt mmcv wheels (see README, "GPU install").
+# torch + torchvision: PyPI's default build of torch 2.13.0 (CUDA libraries included, ~3 GB; it
+# runs on CPU machines too). A `+cpu` torch cannot be used: PyPI's torchvision, which Detectron2
+# and Ultralytics need, is linked against the default build and fails to import beside `+cpu`
+# ("operator torchvision::nms does not exist"); `torch===2.13.0` (string equality) refuses a
+# local `2.13.0+cpu` wheel. torch >= 2.14 needs C++20, which mmcv 2.1.0's build does not use.
+# mmcv 2.1.0 has no wheel for this torch: it is built from source with its compiled ops
+# (12-15 minutes on 2 cores), Detectron2 from its source (2-3 minutes; the vendored copy in
+# ../shared/vendor/detectron2 when present, else its public repository). Both wheels are kept
+# in ~/.cache/mmdet_balanced/wheels/torch-<version>/, so later set-ups take about a minute and
+# never reuse a wheel built against another torch.
+# Your own torch (e.g. a CUDA build matching your driver): install it first and set
+# MMDET_BALANCED_TORCH=skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$(pwd)
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 STAMP=.venv/.mmdet_balanced_setup_done
@@ -14,25 +24,73 @@ STAMP=.venv/.mmdet_balanced_setup_done
 if [ -f "$STAMP" ] && [ "$STAMP" -nt setup.py ] && [ "$STAMP" -nt tools/setup_env.sh ]; then
   exit 0  # already set up and nothing changed since
 fi
+say() { echo "[setup $(date +%H:%M:%S)] $*" >&2; }
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
-PIP=".venv/bin/python -m pip"
+PY=.venv/bin/python
+PIP="$PY -m pip"
 $PIP install -q --upgrade pip "setuptools<70" wheel
 
-if [ "${MMDET_BALANCED_TORCH:-cpu}" != skip ]; then
-  .venv/bin/python -c "import torch" 2>/dev/null || $PIP install -q "torch==2.13.0" \
-    || $PIP install -q torch --index-url https://download.pytorch.org/whl/cpu
+if [ "${MMDET_BALANCED_TORCH:-default}" != skip ]; then
+  case "$(uname -m)" in
+    aarch64|arm64) TORCH_SPEC=${MMDET_BALANCED_TORCH_SPEC:-"torch==2.9.1 torchvision==0.24.1"} ;;
+    *) TORCH_SPEC=${MMDET_BALANCED_TORCH_SPEC:-"torch===2.13.0 torchvision==0.28.0"} ;;
+  esac
+  say "installing $TORCH_SPEC"
+  # shellcheck disable=SC2086
+  $PIP install -q $TORCH_SPEC
 fi
-# numpy 1.x and OpenCV 4.x: the versions MMCV 2.1 / MMDetection 3.3 were released against.
-# setuptools<70 again: torch pulls a newer one, and mmcv's setup.py needs pkg_resources.
-$PIP install -q "numpy<2" scipy "cvxopt>=1.3" clarabel threadpoolctl matplotlib pycocotools \
-  "opencv-python<4.11" "opencv-python-headless<4.11" "mmengine==0.10.7" "setuptools<70"
+TORCH_VERSION=$($PY -c "import torch; print(torch.__version__)")
+WHEELS=${MMDET_BALANCED_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/mmdet_balanced/wheels}/torch-$TORCH_VERSION
+mkdir -p "$WHEELS"
 
-if ! .venv/bin/python -c "import mmcv.ops" 2>/dev/null; then
-  echo "[setup] installing mmcv==2.1.0 with compiled ops (first time: ~17 min on 2 cores)" >&2
-  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP install --no-build-isolation "mmcv==2.1.0"
-fi
-$PIP install -q "mmdet==3.3.0" pytest hypothesis osqp quadprog
+# numpy 1.x and OpenCV 4.x: the versions MMCV 2.1 / MMDetection 3.3 were released against.
+# setuptools<70: mmcv's setup.py needs pkg_resources (torch asks for >=77; harmless here).
+$PIP install -q "numpy<2" scipy "cvxopt>=1.3" clarabel threadpoolctl matplotlib pycocotools \
+  "opencv-python<4.11" "opencv-python-headless<4.11" "mmengine==0.10.7" "setuptools<70" \
+  pytest hypothesis osqp quadprog
+
+# A compiled package is installed from the wheel built against this very torch; the marker
+# file in .venv says which torch the installed copy was built against.
+install_built() {  # name marker build-command...
+  local name=$1 marker=.venv/.$1_built_for_torch; shift
+  if [ "$(cat "$marker" 2>/dev/null)" = "$TORCH_VERSION" ]; then return; fi
+  if ! ls "$WHEELS/$name"-*.whl >/dev/null 2>&1; then
+    "$@"
+  fi
+  $PIP install -q --no-deps --force-reinstall "$WHEELS/$name"-*.whl
+  echo "$TORCH_VERSION" > "$marker"
+}
+build_mmcv() {
+  say "building mmcv 2.1.0 with compiled ops against torch $TORCH_VERSION (~12-15 min on 2 cores)"
+  MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-2} $PIP wheel -q --no-cache-dir --no-build-isolation \
+    --no-deps "mmcv==2.1.0" -w "$WHEELS"
+}
+build_detectron2() {
+  local src tmp
+  tmp=$(mktemp -d)
+  if [ -d "$ROOT/../shared/vendor/detectron2" ]; then
+    src="$tmp/detectron2"; cp -r "$ROOT/../shared/vendor/detectron2" "$src"  # read-only in CI
+  else
+    src="git+https://github.com/facebookresearch/detectron2.git"
+  fi
+  say "building detectron2 from $src against torch $TORCH_VERSION (~2-3 min on 2 cores)"
+  MAX_JOBS=${MAX_JOBS:-2} $PIP wheel -q --no-build-isolation --no-deps "$src" -w "$WHEELS"
+  rm -rf "$tmp"
+}
+$PIP install -q addict pyyaml yapf termcolor rich  # mmcv's run-time dependencies
+install_built mmcv build_mmcv
+$PIP install -q "mmdet==3.3.0"
+# After the mmcv build (setuptools<70): what torch asks for (>=77) and what Detectron2 needs at
+# run time (pkg_resources, gone in 81). Asked for here, so later installs do not move it.
+$PIP install -q "setuptools>=77,<81"
+# Detectron2's run-time dependencies (its setup.py's list, minus black); setuptools<81 for
+# pkg_resources in detectron2.model_zoo.
+$PIP install -q "fvcore>=0.1.5,<0.1.6" "iopath>=0.1.7,<0.1.10" "omegaconf>=2.1,<2.4" \
+  "hydra-core>=1.1" yacs tabulate cloudpickle tqdm tensorboard termcolor packaging
+install_built detectron2 build_detectron2
+# Ultralytics YOLO (AGPL-3.0; an optional extra of this package for users).
+$PIP install -q "ultralytics==8.4.190" "numpy<2" "opencv-python<4.11"
 $PIP install -q --no-build-isolation --no-deps -e .
 touch "$STAMP"
-echo "[setup] .venv ready" >&2
+say ".venv ready (torch $TORCH_VERSION)"

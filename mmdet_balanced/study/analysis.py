@@ -9,11 +9,11 @@ import numpy as np
 
 from threadpoolctl import threadpool_limits
 
-from .grouping import group_label_rows
-from .qp import (newton_on_groups, only_uniform_feasible, presence_matrix, renormalise,
+from ..core.grouping import group_label_rows
+from ..core.qp import (newton_on_groups, only_uniform_feasible, presence_matrix, renormalise,
                  solve_balanced_qp)
-from .report import frequency_spread
-from .sampler import ProbabilitySampler, check_draw
+from ..core.report import frequency_spread
+from ..core.sampler import ProbabilitySampler, check_draw
 
 
 @dataclass
@@ -21,11 +21,14 @@ class Scheme:
     """A sampling scheme as seen by one epoch: per-image probability of a draw, draws per
     epoch, and how an epoch is drawn: ``"fixed"`` (each image a fixed number of times,
     shuffled: DefaultSampler, oversampling), ``"systematic"`` (floor or ceil of ``n p_i``
-    times) or ``"iid"`` (with replacement)."""
+    times), ``"iid"`` (with replacement) or ``"stochastic_round"`` (image ``i`` floor(r_i)
+    times plus one more with probability frac(r_i), for fractional repeat factors ``r``:
+    Detectron2's RepeatFactorTrainingSampler; ``draws`` is then the expected epoch length)."""
     name: str
     p: np.ndarray
     draws: int
     draw: str
+    repeats: np.ndarray = None  # "stochastic_round": the fractional repeat factors
 
 
 def uniform_scheme(num_images):
@@ -44,6 +47,8 @@ def expected_distinct_images(scheme: Scheme) -> float:
                                                                          1 - 1e-16)))))
     if scheme.draw == "systematic":  # P(count >= 1) = min(1, n p_i)
         return float(np.minimum(1.0, scheme.draws * scheme.p).sum())
+    if scheme.draw == "stochastic_round":
+        return float(np.minimum(1.0, scheme.repeats).sum())
     return float(np.count_nonzero(scheme.p))
 
 
@@ -54,6 +59,14 @@ def epoch_draws(scheme: Scheme, seed: int = 0):
     if scheme.draw == "fixed":
         fixed = np.repeat(np.arange(len(scheme.p)), np.rint(scheme.p * scheme.draws).astype(int))
         return lambda epoch: fixed
+    if scheme.draw == "stochastic_round":
+        whole, fraction = np.floor(scheme.repeats), scheme.repeats - np.floor(scheme.repeats)
+        items = np.arange(len(scheme.p))
+
+        def stochastic(epoch):
+            rng = np.random.default_rng([seed, epoch])
+            return np.repeat(items, (whole + (rng.random(len(items)) < fraction)).astype(int))
+        return stochastic
     sampler = ProbabilitySampler(scheme.p, num_samples=scheme.draws, seed=seed, draw=scheme.draw)
     return lambda epoch: sampler.global_indices(epoch).numpy()
 
@@ -105,6 +118,28 @@ def repeat_factor_repeats(labels, threshold: float) -> np.ndarray:
     return np.ceil(np.maximum(image_factor, 1.0)).astype(np.int64)
 
 
+def detectron2_repeat_factors(labels, threshold: float, sqrt: bool = True) -> np.ndarray:
+    """Detectron2's ``RepeatFactorTrainingSampler.repeat_factors_from_category_frequency``:
+    class c repeats ``r_c = max(1, t / f_c)`` (its square root if ``sqrt``), f_c its image
+    fraction; an image takes the largest r_c of its classes, 1 without boxes; fractional
+    (each epoch rounds stochastically)."""
+    labels = presence_matrix(labels)
+    fraction = np.asarray(labels.sum(axis=0)).ravel() / labels.shape[0]
+    with np.errstate(divide="ignore"):
+        ratio = threshold / fraction
+    factor = np.maximum(1.0, np.sqrt(ratio) if sqrt else ratio)
+    image_factor = np.asarray(labels.multiply(factor[None, :]).tocsr().max(axis=1).todense())
+    return np.maximum(image_factor.ravel(), 1.0)
+
+
+def stochastic_repeat_scheme(name, repeats) -> Scheme:
+    """Fractional repeat factors rounded stochastically each epoch (expected count r_i)."""
+    repeats = np.asarray(repeats, dtype=np.float64)
+    total = repeats.sum()
+    return Scheme(name, repeats / total, int(round(total)), draw="stochastic_round",
+                  repeats=repeats)
+
+
 def summarize_scheme(labels, scheme: Scheme) -> dict:
     """Expected per-class draws per epoch, their spread, and image coverage."""
     labels = presence_matrix(labels)
@@ -118,7 +153,8 @@ def summarize_scheme(labels, scheme: Scheme) -> dict:
         sampler=scheme.name,
         draw=scheme.draw,
         draws_per_epoch=scheme.draws,
-        class_draws=(f * scheme.draws).tolist(),
+        class_draws=(f * (scheme.draws if scheme.repeats is None
+                          else scheme.repeats.sum())).tolist(),  # expected, not rounded
         max_min_ratio=spread["max_min_ratio"],
         cv=spread["cv"],
         share_below_uniform=float(np.mean(scaled < 1 - 1e-9)),

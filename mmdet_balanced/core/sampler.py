@@ -196,19 +196,38 @@ class ProbabilitySampler(Sampler):
 class InfiniteProbabilitySampler(ProbabilitySampler):
     """Endless draws from ``probabilities`` for iteration-based training.
 
-    Like MMEngine's ``InfiniteSampler``: one global stream seeded by ``seed``, drawn in chunks
-    of ``num_samples`` (each chunk one systematic or i.i.d. epoch, see ``draw``); rank ``r``
-    yields stream positions ``r, r + world_size, ...``.
+    Like MMEngine's ``InfiniteSampler`` and Detectron2's ``TrainingSampler``: one global stream
+    seeded by ``seed``, drawn in chunks of ``num_samples`` (each chunk one systematic or i.i.d.
+    epoch, see ``draw``); rank ``r`` yields the stream positions ``p >= start`` with
+    ``p % world_size == r`` (``start`` = 0 unless :meth:`set_start` moved it, on resume).
     """
 
-    def _global_stream(self) -> Iterator[int]:
+    start = 0
+
+    def set_start(self, position: int) -> None:
+        """Make the next iterator continue the stream at global position ``position`` (e.g.
+        iterations done x total batch size on resume): the indices an uninterrupted run would
+        have drawn from there on."""
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise ValueError(f"position must be an int >= 0 (global stream position); "
+                             f"got {position!r}")
+        self.start = position
+
+    def _global_stream(self, start: int = 0) -> Iterator[int]:
+        """The global stream from position ``start`` (earlier chunks drawn and dropped, so the
+        generator is where the uninterrupted stream has it)."""
         generator = torch.Generator()
         generator.manual_seed(self.seed)
+        for _ in range(start // self.epoch_size):
+            self.draw(self.epoch_size, generator)
+        chunk = self.draw(self.epoch_size, generator).tolist()
+        yield from chunk[start % self.epoch_size:]
         while True:
             yield from self.draw(self.epoch_size, generator).tolist()
 
     def __iter__(self) -> Iterator[int]:
-        return itertools.islice(self._global_stream(), self.rank, None, self.world_size)
+        first = self.start + (self.rank - self.start) % self.world_size
+        return itertools.islice(self._global_stream(first), 0, None, self.world_size)
 
 
 class RepeatSampler(Sampler):

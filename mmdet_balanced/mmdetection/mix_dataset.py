@@ -13,8 +13,8 @@ from mmdet.datasets import MultiImageMixDataset
 from mmdet.registry import DATASETS
 
 from .labels import label_matrix
-from .qp import solve_balanced_qp
-from .sampler import alias_table
+from ..core.qp import solve_balanced_qp
+from ..core.sampler import alias_table
 
 
 @DATASETS.register_module()

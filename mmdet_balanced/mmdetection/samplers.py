@@ -20,10 +20,11 @@ from mmengine.logging import MMLogger, print_log
 from mmdet.registry import DATA_SAMPLERS
 
 from .labels import dataset_classes, label_matrix, read_annotations
-from .qp import solve_balanced_qp
-from .report import format_frequency_table
-from .sampler import (InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler,
-                      check_draw)
+from ..core.qp import solve_balanced_qp
+from ..core.report import (format_frequency_table, sampling_record, solve_summary,
+                           starved_message)
+from ..core.sampler import (InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler,
+                            check_draw)
 
 
 def _log_frequencies(owner, dataset, labels, columns, header):
@@ -45,25 +46,6 @@ def _record_path():
     return osp.join(osp.dirname(log_file), RECORD_FILE)
 
 
-def _write_record(path, owner, dataset, image_keys, p, info, settings):
-    """Write what the sampler does: per-image p with the image path, class frequencies."""
-    classes = dataset_classes(dataset)
-    record = dict(
-        sampler=owner, settings=dict(settings),
-        num_images=len(p), classes=list(classes), solver=info.solver,
-        kkt_residual=info.kkt_residual, seconds=info.seconds,
-        uniform_class_frequencies=info.uniform_class_frequencies.tolist(),
-        class_frequencies=info.class_frequencies.tolist(),
-        max_min_ratio=info.max_min_ratio, coefficient_of_variation=info.coefficient_of_variation,
-        background_mass=info.background_mass,
-        starved_classes=[classes[i] for i in info.starved_classes],
-        images=[dict(key=str(k), p=float(v)) for k, v in zip(image_keys, p)])
-    with open(path, "w") as handle:
-        json.dump(record, handle)
-    print_log(f"{owner}: per-image probabilities and class frequencies written to {path}",
-              logger="current")
-
-
 def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = None,
                            **solve_kwargs):
     """Solve the QP for ``dataset``, make every rank hold rank 0's vector, log the effect."""
@@ -81,22 +63,17 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
         shared = [p]
         broadcast_object_list(shared, src=0)
         p = shared[0]
-    draws = num_samples or len(p)
-    settings = ", ".join(f"{k}={v}" for k, v in solve_kwargs.items())
-    _log_frequencies(owner, dataset, labels,
-                     {"uniform": info.uniform_class_frequencies * len(p),
-                      "balanced": info.class_frequencies * draws},
-                     f"{info.num_groups} unique label rows; {settings}; solver {info.solver} "
-                     f"({info.iterations} iterations, KKT residual {info.kkt_residual:.1e}, "
-                     f"{info.seconds:.2f} s); background images hold "
-                     f"{info.background_mass:.1%} of the probability")
+    classes = dataset_classes(dataset)
+    print_log(solve_summary(owner, classes, labels, info, num_samples or len(p), solve_kwargs),
+              logger="current")
     if record_path is not None:
-        _write_record(record_path, owner, dataset, image_keys, p, info, solve_kwargs)
-    if info.starved_classes:
-        names = [dataset_classes(dataset)[i] for i in info.starved_classes]
-        print_log(f"{owner}: classes {names} are rarer than average but end BELOW their uniform "
-                  "frequency: their images also hold frequent classes. objective='maxmin' "
-                  "lifts the worst class first.", logger="current", level=logging.WARNING)
+        with open(record_path, "w") as handle:
+            json.dump(sampling_record(owner, solve_kwargs, classes, image_keys, p, info), handle)
+        print_log(f"{owner}: per-image probabilities and class frequencies written to "
+                  f"{record_path}", logger="current")
+    warning = starved_message(owner, classes, info)
+    if warning:
+        print_log(warning, logger="current", level=logging.WARNING)
     return p, info
 
 

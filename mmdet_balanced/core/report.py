@@ -1,0 +1,69 @@
+"""Plain-text tables of per-class expected frequencies (used by the samplers' logs and tools)."""
+import numpy as np
+
+
+def frequency_spread(frequencies, counted=None) -> dict:
+    """Max/min ratio and coefficient of variation of class frequencies over the ``counted``
+    classes (a boolean mask; default: those with a nonzero frequency)."""
+    f = np.asarray(frequencies, dtype=np.float64)
+    f = f[f > 0 if counted is None else counted]
+    if f.size == 0:
+        return {"max_min_ratio": float("nan"), "cv": float("nan")}
+    return {"max_min_ratio": float(f.max() / f.min()), "cv": float(f.std() / f.mean())}
+
+
+def format_frequency_table(class_names, columns: dict) -> str:
+    """Table of the expected number of draws per epoch containing each class (one column per
+    sampling scheme: its f times its epoch length), with each column's max/min ratio and CV."""
+    names = [str(n) for n in class_names]
+    width = max([len("class")] + [len(n) for n in names])
+    heads = list(columns)
+    col_w = [max(10, len(h)) for h in heads]
+    lines = [f"{'class':<{width}}  " + "  ".join(f"{h:>{w}}" for h, w in zip(heads, col_w))]
+    for i, name in enumerate(names):
+        cells = [f"{columns[h][i]:>{w}.1f}" for h, w in zip(heads, col_w)]
+        lines.append(f"{name:<{width}}  " + "  ".join(cells))
+    for key, label in (("max_min_ratio", "max/min"), ("cv", "CV")):
+        cells = [f"{frequency_spread(columns[h])[key]:>{w}.3f}" for h, w in zip(heads, col_w)]
+        lines.append(f"{label:<{width}}  " + "  ".join(cells))
+    return "\n".join(lines)
+
+
+def solve_summary(owner: str, class_names, labels, info, draws: int, settings: dict) -> str:
+    """What a balanced sampler logs when it is built: the solve, the background mass and the
+    expected draws per epoch containing each class, uniform vs balanced."""
+    text = ", ".join(f"{k}={v}" for k, v in settings.items())
+    table = format_frequency_table(class_names, {
+        "uniform": info.uniform_class_frequencies * labels.shape[0],
+        "balanced": info.class_frequencies * draws})
+    return (f"{owner}: {labels.shape[0]} images, {labels.shape[1]} classes; {info.num_groups} "
+            f"unique label rows; {text}; solver {info.solver} ({info.iterations} iterations, "
+            f"KKT residual {info.kkt_residual:.1e}, {info.seconds:.2f} s); background images "
+            f"hold {info.background_mass:.1%} of the probability. Expected draws per epoch "
+            f"containing each class:\n{table}")
+
+
+def starved_message(owner: str, class_names, info):
+    """The warning for rare classes that end below their uniform frequency (None if none)."""
+    if not info.starved_classes:
+        return None
+    names = [class_names[i] for i in info.starved_classes]
+    advice = ("objective='maxmin' lifts the worst class first" if info.worst_class_bound is None
+              else "raise lam (lam_scale) or alpha_factor to spread p further")
+    return (f"{owner}: classes {names} are rarer than average but end BELOW their uniform "
+            f"frequency: their images also hold frequent classes. {advice}.")
+
+
+def sampling_record(owner: str, settings: dict, class_names, image_keys, p, info) -> dict:
+    """The per-run record (``sampling.json``): per-image p with the image's key (path), the
+    class frequencies and the solver report."""
+    return dict(
+        sampler=owner, settings=dict(settings),
+        num_images=len(p), classes=list(class_names), solver=info.solver,
+        kkt_residual=info.kkt_residual, seconds=info.seconds,
+        uniform_class_frequencies=info.uniform_class_frequencies.tolist(),
+        class_frequencies=info.class_frequencies.tolist(),
+        max_min_ratio=info.max_min_ratio, coefficient_of_variation=info.coefficient_of_variation,
+        background_mass=info.background_mass,
+        starved_classes=[class_names[i] for i in info.starved_classes],
+        images=[dict(key=str(k), p=float(v)) for k, v in zip(image_keys, p)])

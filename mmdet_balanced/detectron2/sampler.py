@@ -1,0 +1,85 @@
+"""``BalancedTrainingSampler``: Detectron2's ``TrainingSampler`` with balanced probabilities.
+
+One infinite stream of indices drawn from the balanced ``p`` (systematic or i.i.d. chunks of
+``num_samples``), seeded by a seed shared by every rank; rank ``r`` yields the stream positions
+``r, r + world_size, ...``, as ``TrainingSampler`` does, so interleaving the ranks gives the
+single-process stream. Every rank holds rank 0's ``p``. Like every Detectron2 sampler it is
+iterated, not sharded, by ``build_detection_train_loader``'s workers (``ToIterableDataset``
+shards the rank's stream among them).
+"""
+import json
+import logging
+import os
+from typing import Optional
+
+from detectron2.utils import comm
+
+from ..core.qp import solve_balanced_qp
+from ..core.report import sampling_record, solve_summary, starved_message
+from ..core.sampler import InfiniteProbabilitySampler, check_draw
+from .labels import labels_from_dataset_dicts
+
+#: Detectron2's loggers are configured under "detectron2" (``setup_logger``); this one is below.
+logger = logging.getLogger("detectron2.mmdet_balanced")
+RECORD_FILE = "sampling.json"
+
+
+class BalancedTrainingSampler(InfiniteProbabilitySampler):
+    """Infinite sampler drawing training images with the balanced probabilities.
+
+    Args:
+        dataset_dicts: the training dataset dicts, in the order the loader indexes them
+            (what ``get_detection_dataset_dicts(cfg.DATASETS.TRAIN, ...)`` returns).
+        num_classes: C; default: the largest ``category_id`` + 1.
+        seed: the stream's seed, the same on every rank; ``None``: ``comm.shared_random_seed()``.
+        alpha_factor, lam, lam_scale, objective, background_share, maxmin_eps, solver: the QP,
+            as in :func:`mmdet_balanced.solve_balanced_qp` (defaults: the paper's).
+        draw: ``"systematic"`` (default: each image floor or ceil of ``n p_i`` times per chunk
+            of ``n = num_samples`` draws) or ``"iid"`` (with replacement, as in the paper).
+        num_samples: chunk length (default: the number of images).
+        class_names: names for the logged table (default ``class 0``, ``class 1``, ...).
+        output_dir: where rank 0 writes ``sampling.json`` (per-image p, class frequencies).
+    """
+
+    def __init__(self, dataset_dicts, num_classes: Optional[int] = None,
+                 seed: Optional[int] = None, alpha_factor: float = 0.5, lam: float = 500.0,
+                 lam_scale: Optional[float] = None, objective: str = "paper",
+                 background_share=None, maxmin_eps: float = 1e-3, solver: str = "auto",
+                 draw: str = "systematic", num_samples: Optional[int] = None,
+                 class_names=None, output_dir: Optional[str] = None) -> None:
+        check_draw(draw)  # bad input fails before the solve
+        owner = type(self).__name__
+        labels = labels_from_dataset_dicts(dataset_dicts, num_classes)
+        if labels.nnz == 0:
+            raise ValueError(f"{owner}: no training image has a (non-crowd) box of the "
+                             f"{labels.shape[1]} classes, so there is nothing to balance; "
+                             "check DATASETS.TRAIN or use TrainingSampler")
+        if class_names is None:
+            class_names = [f"class {i}" for i in range(labels.shape[1])]
+        elif len(class_names) != labels.shape[1]:
+            raise ValueError(f"class_names has {len(class_names)} names for "
+                             f"{labels.shape[1]} classes (num_classes={num_classes})")
+        settings = dict(alpha_factor=alpha_factor, lam=lam, solver=solver, lam_scale=lam_scale,
+                        objective=objective, background_share=background_share,
+                        maxmin_eps=maxmin_eps)
+        p, self.solve_info = solve_balanced_qp(labels, return_info=True, **settings)
+        if comm.get_world_size() > 1:  # bit-identical on every rank, whatever its BLAS did
+            p = comm.all_gather(p)[0]
+        super().__init__(p, num_samples=num_samples,
+                         seed=comm.shared_random_seed() if seed is None else int(seed),
+                         rank=comm.get_rank(), world_size=comm.get_world_size(), draw=draw)
+        self.class_names = list(class_names)
+        logger.info(solve_summary(owner, self.class_names, labels, self.solve_info,
+                                  self.epoch_size, dict(settings, draw=draw)))
+        warning = starved_message(owner, self.class_names, self.solve_info)
+        if warning:
+            logger.warning(warning)
+        if output_dir and comm.is_main_process():
+            os.makedirs(output_dir, exist_ok=True)
+            path = os.path.join(output_dir, RECORD_FILE)
+            keys = [dataset_dicts[i].get("file_name", i) for i in range(len(dataset_dicts))]
+            with open(path, "w") as handle:
+                json.dump(sampling_record(owner, dict(settings, draw=draw), self.class_names,
+                                          keys, p, self.solve_info), handle)
+            logger.info(f"{owner}: per-image probabilities and class frequencies written to "
+                        f"{path}")
