@@ -1,5 +1,24 @@
+import os
+import os.path as osp
+import shutil
+import tempfile
+
 import numpy as np
 import pytest
+
+
+def _offline_ultralytics():
+    """Ultralytics reads these at import: no DNS probe (YOLO_OFFLINE), settings and a font in a
+    private config dir (it fetches Arial.ttf otherwise; any TTF will do)."""
+    import matplotlib
+    config_dir = tempfile.mkdtemp(prefix="yolo_config_")
+    os.makedirs(osp.join(config_dir, "Ultralytics"))
+    shutil.copy(osp.join(osp.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf",
+                         "DejaVuSans.ttf"), osp.join(config_dir, "Ultralytics", "Arial.ttf"))
+    os.environ.update(YOLO_OFFLINE="1", YOLO_CONFIG_DIR=config_dir)
+
+
+_offline_ultralytics()
 
 from mmdet_balanced.study.demo_data import fetal_label_matrix
 

@@ -4,9 +4,10 @@
         [--oversample NAME=K ...] [--rfs-thr 0.1] [--hierarchy FILE.json]
         [--sweep [--alphas 0 0.25 0.5 0.75 1] [--lams 0 50 500 5000] [--epochs 5] [--seed 0]]
 
-CONFIG: an MMDetection config, a Detectron2 config (yacs ``.yaml`` or LazyConfig ``.py``) or the
+CONFIG: an MMDetection config, a Detectron2 config (yacs ``.yaml`` or LazyConfig ``.py``), the
 name of a dataset registered in Detectron2's ``DatasetCatalog`` (``--register MODULE`` imports
-the module that registers it). Builds the training dataset exactly as training would
+the module that registers it), or an Ultralytics ``data.yaml`` (balanced settings as
+--cfg-options lam_scale=0.404 ...). Builds the training dataset exactly as training would
 (annotations only, no image decoded), reads the presence matrix once and compares, side by
 side: uniform sampling, balanced sampling
 (the config's alpha_factor / lam / objective, or the paper's), balanced with
@@ -97,6 +98,38 @@ def mmdet_source(args):
                    factors=(dict(sampler_cfg["factors"])
                             if sampler_cfg.get("type") == "OversamplingSampler" else None))
     return label_matrix(dataset), list(dataset_classes(dataset)), sampler, []
+
+
+def is_ultralytics_source(path):
+    """An Ultralytics data.yaml: top-level ``names`` and ``train``, no Detectron2 ``MODEL``."""
+    if not (osp.isfile(path) and path.endswith((".yaml", ".yml"))):
+        return False
+    import yaml
+    with open(path) as handle:
+        content = yaml.safe_load(handle)
+    return isinstance(content, dict) and {"names", "train"} <= set(content) and (
+        "MODEL" not in content)
+
+
+def ultralytics_source(args):
+    """Labels and class names of an Ultralytics data.yaml's train split, as YOLO training
+    builds it (label cache included); balanced settings from --cfg-options (e.g.
+    lam_scale=0.404 draw=iid), as ``balanced_trainer(**settings)`` takes them."""
+    from ultralytics.cfg import get_cfg
+    from ultralytics.data.build import build_yolo_dataset
+    from ultralytics.data.utils import check_det_dataset
+    from mmdet_balanced.ultralytics import labels_from_yolo_dataset
+    options = dict(args.cfg_options or {})
+    unknown = sorted(set(options) - set(SOLVE_KEYS) - {"draw"})
+    if unknown:
+        raise SystemExit(f"--cfg-options {unknown}: for a data.yaml they are the balanced "
+                         f"settings {list(SOLVE_KEYS) + ['draw']}")
+    data = check_det_dataset(args.config)
+    dataset = build_yolo_dataset(get_cfg(overrides=dict(imgsz=64)), data["train"], 16, data)
+    names = [data["names"][i] for i in range(len(data["names"]))]
+    sampler = dict(balanced=True, settings={k: v for k, v in options.items() if k != "draw"},
+                   draw=options.get("draw", "systematic"), num_samples=None, factors=None)
+    return labels_from_yolo_dataset(dataset, len(names)), names, sampler, []
 
 
 def is_detectron2_source(path):
@@ -278,7 +311,8 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     os.makedirs(args.out_dir, exist_ok=True)
-    source = detectron2_source if is_detectron2_source(args.config) else mmdet_source
+    source = (ultralytics_source if is_ultralytics_source(args.config) else
+              detectron2_source if is_detectron2_source(args.config) else mmdet_source)
     labels, classes, sampler, extra = source(args)
     print(f"{args.config}: training set of {labels.shape[0]} images, {len(classes)} classes "
           f"({time.perf_counter() - start:.1f} s to build and read)")

@@ -172,3 +172,40 @@ def starved_class_example(num_images: int = 1500, num_classes: int = 40, seed: i
     labels[0] = 0
     labels[0, most_frequent] = labels[0, rare] = 1
     return labels
+
+
+def coco_to_yolo(coco_dir: str, out_dir: str, splits=("train", "val")) -> str:
+    """The fetal demo (or any COCO set written by :func:`make_fetal_dataset`) in Ultralytics'
+    YOLO layout: ``images/<split>/``, ``labels/<split>/*.txt`` (``class cx cy w h``,
+    normalised) and ``data.yaml``. Returns the path of ``data.yaml``."""
+    import shutil
+    names = None
+    for split in splits:
+        with open(osp.join(coco_dir, f"{split}.json")) as handle:
+            coco = json.load(handle)
+        categories = sorted(coco["categories"], key=lambda c: c["id"])
+        names = [c["name"] for c in categories]
+        column = {c["id"]: k for k, c in enumerate(categories)}
+        boxes = {}
+        for ann in coco["annotations"]:
+            boxes.setdefault(ann["image_id"], []).append(ann)
+        for folder in ("images", "labels"):
+            os.makedirs(osp.join(out_dir, folder, split), exist_ok=True)
+        for image in coco["images"]:
+            shutil.copy(osp.join(coco_dir, "images", image["file_name"]),
+                        osp.join(out_dir, "images", split, image["file_name"]))
+            width, height = image["width"], image["height"]
+            lines = [f"{column[a['category_id']]} {(a['bbox'][0] + a['bbox'][2] / 2) / width:.6f} "
+                     f"{(a['bbox'][1] + a['bbox'][3] / 2) / height:.6f} "
+                     f"{a['bbox'][2] / width:.6f} {a['bbox'][3] / height:.6f}"
+                     for a in boxes.get(image["id"], []) if not a.get("iscrowd", 0)]
+            stem = osp.splitext(image["file_name"])[0]
+            with open(osp.join(out_dir, "labels", split, stem + ".txt"), "w") as handle:
+                handle.write("\n".join(lines) + ("\n" if lines else ""))
+    path = osp.join(out_dir, "data.yaml")
+    with open(path, "w") as handle:
+        handle.write(f"path: {osp.abspath(out_dir)}\n")
+        for split in splits:
+            handle.write(f"{split}: images/{split}\n")
+        handle.write("names:\n" + "".join(f"  {k}: {n}\n" for k, n in enumerate(names)))
+    return path
