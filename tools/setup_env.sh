@@ -51,12 +51,16 @@ $PIP install -q "numpy<2" scipy "cvxopt>=1.3" clarabel threadpoolctl matplotlib 
   pytest hypothesis osqp quadprog
 
 # A compiled package is installed from the wheel built against this very torch; the marker
-# file in .venv says which torch the installed copy was built against.
-install_built() {  # name marker build-command...
-  local name=$1 marker=.venv/.$1_built_for_torch; shift
+# file in .venv says which torch the installed copy was built against. A copy installed before
+# (yours, or an older set-up's) is kept if it has no marker and its compiled module imports.
+install_built() {  # name import-check build-function
+  local name=$1 check=$2 build=$3 marker=.venv/.$1_built_for_torch
   if [ "$(cat "$marker" 2>/dev/null)" = "$TORCH_VERSION" ]; then return; fi
+  if [ ! -f "$marker" ] && $PY -c "$check" 2>/dev/null; then
+    echo "$TORCH_VERSION" > "$marker"; return
+  fi
   if ! ls "$WHEELS/$name"-*.whl >/dev/null 2>&1; then
-    "$@"
+    "$build"
   fi
   $PIP install -q --no-deps --force-reinstall "$WHEELS/$name"-*.whl
   echo "$TORCH_VERSION" > "$marker"
@@ -79,7 +83,7 @@ build_detectron2() {
   rm -rf "$tmp"
 }
 $PIP install -q addict pyyaml yapf termcolor rich  # mmcv's run-time dependencies
-install_built mmcv build_mmcv
+install_built mmcv "import mmcv.ops" build_mmcv
 $PIP install -q "mmdet==3.3.0"
 # After the mmcv build (setuptools<70): what torch asks for (>=77) and what Detectron2 needs at
 # run time (pkg_resources, gone in 81). Asked for here, so later installs do not move it.
@@ -88,7 +92,7 @@ $PIP install -q "setuptools>=77,<81"
 # pkg_resources in detectron2.model_zoo.
 $PIP install -q "fvcore>=0.1.5,<0.1.6" "iopath>=0.1.7,<0.1.10" "omegaconf>=2.1,<2.4" \
   "hydra-core>=1.1" yacs tabulate cloudpickle tqdm tensorboard termcolor packaging
-install_built detectron2 build_detectron2
+install_built detectron2 "from detectron2 import _C" build_detectron2
 # Ultralytics YOLO (AGPL-3.0; an optional extra of this package for users).
 $PIP install -q "ultralytics==8.4.190" "numpy<2" "opencv-python<4.11"
 $PIP install -q --no-build-isolation --no-deps -e .
