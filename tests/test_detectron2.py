@@ -239,13 +239,17 @@ def lazy_train_net():
                 "$DETECTRON2_TOOLS)")
 
 
-def test_lazyconfig_train_net_trains_with_the_balanced_sampler(data_root, tmp_path):
+@pytest.mark.parametrize("config, classes_key", [
+    ("retinanet_R_18_FPN_balanced_lazy.py", "model.num_classes"),
+    ("faster_rcnn_R_18_FPN_balanced_lazy.py", "model.roi_heads.num_classes")])
+def test_lazyconfig_train_net_trains_with_the_balanced_sampler(config, classes_key, data_root,
+                                                               tmp_path):
     tool = lazy_train_net()
     dicts = register_tiny(data_root)
-    config = osp.join(CONFIGS, "retinanet_R_18_FPN_balanced_lazy.py")
+    config = osp.join(CONFIGS, config)
     args = default_argument_parser().parse_args([
         "--config-file", config, f"dataloader.train.dataset.names={TRAIN}",
-        f"model.num_classes={NUM_CLASSES}", "train.device=cpu", "train.max_iter=2", "train.eval_period=0",
+        f"{classes_key}={NUM_CLASSES}", "train.device=cpu", "train.max_iter=2", "train.eval_period=0",
         "train.checkpointer.period=100", "dataloader.train.total_batch_size=2",
         "dataloader.train.num_workers=0", f"train.output_dir={tmp_path}",
         "dataloader.train.sampler.seed=5",

@@ -1,0 +1,21 @@
+"""LazyConfig: Faster R-CNN, ResNet-18 FPN from scratch, with the balanced sampler, for
+Detectron2's own ``tools/lazyconfig_train_net.py`` (unchanged)::
+
+    python tools/make_demo_data.py
+    python DETECTRON2/tools/lazyconfig_train_net.py \\
+        --config-file configs/detectron2/faster_rcnn_R_18_FPN_balanced_lazy.py
+
+Your data: ``dataloader.train.dataset.names=my_train model.roi_heads.num_classes=C``.
+"""
+from detectron2.model_zoo import get_config
+
+from .fetal_demo_balanced_lazy_common import (dataloader, lr_multiplier, optimizer,  # noqa: F401
+                                              resnet18_from_scratch, train)
+
+model = get_config("common/models/mask_rcnn_fpn.py").model
+resnet18_from_scratch(model.backbone.bottom_up)
+model.roi_heads.update(mask_in_features=None, mask_pooler=None, mask_head=None)  # boxes only
+model.proposal_generator.anchor_generator.sizes = [[8], [16], [32], [64], [128]]
+model.roi_heads.num_classes = 11
+dataloader.train.sampler.num_classes = "${model.roi_heads.num_classes}"
+train.output_dir = "work_dirs/detectron2_faster_rcnn_R_18_FPN_balanced_lazy"
