@@ -102,6 +102,9 @@ def test_yolo_trains_on_the_balanced_probabilities(data_yaml, tmp_path, no_netwo
     rare = [i for i, f in enumerate(files) if p[i] * n > 1.5]  # images the QP lifts
     assert rare and all(np.bincount([index[f] for f in epochs[0]], minlength=n)[i] >= 1
                         for i in rare)
+    with_workers = recording(balanced_trainer(lam_scale=0.404))
+    train(data_yaml, tmp_path / "workers", with_workers, epochs=2, workers=2)
+    assert per_epoch(with_workers.fed) == epochs  # the sampler runs in the main process
 
 
 class Interrupted(Exception):

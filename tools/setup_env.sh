@@ -84,6 +84,7 @@ build_detectron2() {
 }
 $PIP install -q addict pyyaml yapf termcolor rich  # mmcv's run-time dependencies
 install_built mmcv "import mmcv.ops" build_mmcv
+say "installing mmdet and Detectron2's dependencies"
 $PIP install -q "mmdet==3.3.0"
 # After the mmcv build (setuptools<70): what torch asks for (>=77) and what Detectron2 needs at
 # run time (pkg_resources, gone in 81). Asked for here, so later installs do not move it.
@@ -94,6 +95,7 @@ $PIP install -q "fvcore>=0.1.5,<0.1.6" "iopath>=0.1.7,<0.1.10" "omegaconf>=2.1,<
   "hydra-core>=1.1" yacs tabulate cloudpickle tqdm tensorboard termcolor packaging
 install_built detectron2 "from detectron2 import _C" build_detectron2
 # Ultralytics YOLO (AGPL-3.0; an optional extra of this package for users).
+say "installing ultralytics"
 $PIP install -q "ultralytics==8.4.190" "numpy<2" "opencv-python<4.11"
 $PIP install -q --no-build-isolation --no-deps -e .
 touch "$STAMP"
