@@ -188,3 +188,20 @@ def test_analyze_sampling_reads_a_data_yaml(data_yaml, tmp_path, no_network):
     assert summary["classes"][0] == "head" and len(summary["classes"]) == 11
     rows = {row["sampler"]: row for row in summary["samplers"]}
     assert rows["balanced"]["max_min_ratio"] < rows["uniform"]["max_min_ratio"]
+
+
+def test_each_epoch_is_its_chunk_through_prefetch_and_the_mosaic_close_rebuild(
+        data_yaml, tmp_path, no_network):
+    """2 loader workers prefetch into the next epoch; close_mosaic=1 rebuilds the loader
+    before the last epoch: every epoch still trains on exactly its chunk of the stream."""
+    import json
+    from mmdet_balanced.ultralytics import YOLOBalancedSampler, balanced_trainer
+    trainer = recording(balanced_trainer(lam_scale=0.404))
+    train(data_yaml, tmp_path, trainer, epochs=3, workers=2, close_mosaic=1)
+    record = json.load(open(tmp_path / "run" / "sampling.json"))
+    files = [image["key"] for image in record["images"]]
+    p = np.array([image["p"] for image in record["images"]])
+    sampler = YOLOBalancedSampler(p, batch_size=4, seed=0)
+    stream = iter(sampler)
+    chunks = [[files[next(stream)] for _ in range(sampler.epoch_size)] for _ in range(3)]
+    assert per_epoch(trainer.fed) == chunks
