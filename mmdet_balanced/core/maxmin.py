@@ -22,6 +22,12 @@ constraints add C sign-constrained multipliers ``z >= 0``; with ``v`` the balanc
 and ``q_k = max(alpha, s_k / lam)``. A primal-dual active set over the classes decides which
 floors hold with equality; for each such set the dual (those ``z`` free in sign, the others
 0) is solved by the paper solver's Newton method with a dense (C + |set| + 2) system.
+
+Near t* the floored QP is almost an LP vertex (about as many rows above alpha as classes on
+their floor), which that Newton method finds only in hundreds of short steps from the paper's
+solution. :func:`floor_warm_start` finds the structure first, by column generation over the
+rows with an interior point on the restricted problem; the Newton method started there
+finishes in a few steps, exactly.
 """
 from dataclasses import dataclass
 
@@ -37,6 +43,13 @@ def worst_class_frequency(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor:
                           max_rounds: int = 100) -> float:
     """``t* = max_p min_l f_l`` subject to ``p >= alpha_factor / N``, ``sum p = 1`` (exact LP
     optimum over all groups, by column generation)."""
+    return worst_class_lp(rows, counts, alpha_factor, max_rounds)[0]
+
+
+def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
+                   max_rounds: int = 100):
+    """``(t*, support)``: the worst-class LP optimum and the groups its solution lifts above
+    alpha (at most C + 1; with them alone every class reaches t*)."""
     rows = sp.csr_matrix(rows)
     num_groups, num_classes = rows.shape
     counts = counts.astype(np.float64)
@@ -45,7 +58,7 @@ def worst_class_frequency(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor:
     budget = 1.0 - alpha * num_images
     base = alpha * np.asarray(rows.T @ counts).ravel()  # every image at the floor
     if budget <= 1e-15:
-        return float(base.min())
+        return float(base.min()), np.zeros(0, dtype=np.int64)
     # Start: for each class, its group with the fewest labels (lifts it most purely).
     labels_per_row = np.diff(rows.indptr)
     columns = sp.csc_matrix(rows)
@@ -72,7 +85,7 @@ def worst_class_frequency(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor:
         scale = max(1.0, abs(price))
         improving = np.flatnonzero(gain > 1e-12 * scale)
         if improving.size == 0:
-            return float(result.x[-1])
+            return float(result.x[-1]), chosen[result.x[:-1] > 0]
         best = improving[np.argsort(-gain[improving])[:max(2 * num_classes, 50)]]
         chosen = np.union1d(chosen, best)
     raise RuntimeError(f"the worst-class LP did not converge in {max_rounds} rounds of column "
@@ -108,14 +121,18 @@ def _newton_with_floor_set(rows, rows_t, counts, alpha, lam, tau, floor_classes,
     size = len(floor_classes)
     s, q, value = _floor_dual(rows, counts, v, floor_classes, z, nu, lam, alpha, tau,
                               num_classes)
-    residual, iteration = np.inf, 0
-    for iteration in range(1, max_iter + 1):
+    def gradient(q, v):
         mass = rows_t @ (counts * q)
         grad_v = -v / (2.0 * num_classes) - mass
         grad_v -= grad_v.mean()
         grad_z = tau - mass[floor_classes]
         grad_nu = 1.0 - counts @ q
-        residual = max(np.abs(grad_v).max(), np.abs(grad_z).max(initial=0.0), abs(grad_nu))
+        return grad_v, grad_z, grad_nu, max(np.abs(grad_v).max(), np.abs(grad_z).max(initial=0.0),
+                                            abs(grad_nu))
+
+    residual, iteration = np.inf, 0
+    for iteration in range(1, max_iter + 1):
+        grad_v, grad_z, grad_nu, residual = gradient(q, v)
         if residual <= tol:
             return v, z, nu, s, q, iteration - 1, residual
         gram, column, weight_sum = active_gram(rows, rows_t, counts, s, lam, alpha)
@@ -148,33 +165,45 @@ def _newton_with_floor_set(rows, rows_t, counts, alpha, lam, tau, floor_classes,
             s_new, q_new, value_new = _floor_dual(rows, counts, v + t * d_v, floor_classes,
                                                   z + t * d_z, nu + t * d_nu, lam, alpha, tau,
                                                   num_classes)
-        if value_new <= value:  # no more progress in floating point
-            return v, z, nu, s, q, iteration, residual
+        if value_new <= value and gradient(q_new, v + t * d_v)[3] >= residual:
+            return v, z, nu, s, q, iteration, residual  # no more progress in floating point
+        # (a step that leaves the flat dual value unchanged in floating point but shrinks the
+        # gradient is progress too: from a warm start near the optimum that is the usual case)
         v, z, nu, s, q, value = v + t * d_v, z + t * d_z, nu + t * d_nu, s_new, q_new, value_new
     return v, z, nu, s, q, max_iter, residual
 
 
 def solve_floor_newton(rows: sp.csr_matrix, counts: np.ndarray, alpha: float, lam: float,
                        tau: float, tol: float = 1e-13, max_iter: int = 300,
-                       max_rounds: int = 60) -> FloorNewtonResult:
+                       max_rounds: int = 60, warm=None) -> FloorNewtonResult:
     """The grouped paper QP with ``f_l >= tau`` for every class; ``lam > 0``.
 
     Active set over the classes: starting from the paper's solution, the classes below ``tau``
     are held at ``tau`` (their multiplier free in sign), the dual is solved by Newton, classes
     whose multiplier turns negative are released and classes that fell below ``tau`` are
     added, until the set no longer changes: then ``z >= 0``, every ``f_l >= tau`` and the
-    Newton system's stationarity is that of the inequality-constrained problem.
+    Newton system's stationarity is that of the inequality-constrained problem. ``warm``:
+    ``(v, z, nu, floor_classes)`` to start from instead (see :func:`floor_warm_start`).
     """
     rows = sp.csr_matrix(rows)
     num_classes = rows.shape[1]
     counts = counts.astype(np.float64)
     rows_t = rows.T.tocsr()
-    paper = solve_dual_newton(rows, counts, alpha, lam)
-    v, nu = paper.y.copy(), float(paper.nu)
-    mass = rows_t @ (counts * paper.q)
-    floor_classes = np.flatnonzero(mass < tau)
-    z = np.zeros(len(floor_classes))
-    total, residual, q = paper.iterations, paper.dual_residual, paper.q
+    if warm is None:
+        paper = solve_dual_newton(rows, counts, alpha, lam)
+        v, nu = paper.y.copy(), float(paper.nu)
+        mass = rows_t @ (counts * paper.q)
+        floor_classes = np.flatnonzero(mass < tau)
+        z = np.zeros(len(floor_classes))
+        total, residual, q = paper.iterations, paper.dual_residual, paper.q
+    else:
+        v, z_all, nu, floor_classes = warm
+        v, nu, floor_classes = v - v.mean(), float(nu), np.asarray(floor_classes)
+        z = z_all[floor_classes].copy()  # free in sign inside the set, as in the rounds below
+        w = v.copy()
+        w[floor_classes] += z
+        q = np.maximum(alpha, (rows @ w + nu) / lam)
+        total, residual = 0, np.inf
     for _ in range(max_rounds):
         if len(floor_classes) == 0:
             break
@@ -196,6 +225,92 @@ def solve_floor_newton(rows: sp.csr_matrix, counts: np.ndarray, alpha: float, la
     z_all[floor_classes] = z
     converged = residual <= 1e3 * tol and z_all.min(initial=0.0) >= 0
     return FloorNewtonResult(q, v, z_all, nu, total, residual, converged)
+
+
+def restricted_floor_qp(rows, counts, working, alpha: float, lam: float, tau: float,
+                        tol: float = 1e-10) -> np.ndarray:
+    """The floored QP with only the ``working`` groups free (the others at alpha), by Clarabel
+    in a sparse form: variables ``(x = N q_S, f, d, mean)`` with ``f = f_fixed + A x``,
+    ``d = f - mean``, objective ``C ||d||^2 + lam/2 sum m q^2`` (= the paper's). Interior
+    point: accurate to ~1e-9, enough to find the optimum's structure."""
+    import clarabel
+    num_groups, num_classes = rows.shape
+    num_images = counts.sum()
+    fixed = np.ones(num_groups, dtype=bool)
+    fixed[working] = False
+    f_fixed = np.asarray(rows[fixed].T @ (counts[fixed] * alpha)).ravel()
+    lift = (rows[working].T @ sp.diags(counts[working] / num_images)).tocsc()
+    size, c = len(working), num_classes
+    zeros = lambda r, k: sp.csr_matrix((r, k))  # noqa: E731
+    eye, ones = sp.eye(c), np.ones((c, 1))
+    hessian = sp.diags(np.concatenate([lam * counts[working] / num_images ** 2, np.zeros(c),
+                                       np.full(c, 2.0 * c), [0.0]])).tocsc()
+    equalities = sp.vstack([
+        sp.hstack([lift, -eye, zeros(c, c), zeros(c, 1)]),                      # f = f_fixed + A x
+        sp.hstack([zeros(1, size), sp.csr_matrix(ones.T / c), zeros(1, c), -sp.eye(1)]),
+        sp.hstack([zeros(c, size), eye, -eye, sp.csr_matrix(-ones)]),          # d = f - mean
+        sp.hstack([sp.csr_matrix(counts[working][None, :] / num_images), zeros(1, 2 * c + 1)])])
+    bounds = sp.vstack([sp.hstack([-sp.eye(size), zeros(size, 2 * c + 1)]),      # x >= N alpha
+                        sp.hstack([zeros(c, size), -eye, zeros(c, c + 1)])])     # f >= tau
+    rhs = np.concatenate([-f_fixed, [0.0], np.zeros(c),
+                          [1.0 - alpha * counts[fixed].sum()],
+                          np.full(size, -alpha * num_images), np.full(c, -tau)])
+    settings = clarabel.DefaultSettings()
+    settings.verbose = False
+    settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
+    solution = clarabel.DefaultSolver(
+        hessian, np.zeros(size + 2 * c + 1), sp.vstack([equalities, bounds]).tocsc(), rhs,
+        [clarabel.ZeroConeT(2 * c + 2), clarabel.NonnegativeConeT(size + c)], settings).solve()
+    if str(solution.status) not in ("Solved", "AlmostSolved"):
+        raise RuntimeError(f"restricted floored QP: {solution.status}")
+    q = np.full(num_groups, alpha)
+    q[working] = np.asarray(solution.x)[:size] / num_images
+    return q
+
+
+def floor_warm_start(rows, counts, alpha: float, lam: float, tau: float, support,
+                     batch: int = 2000, max_rounds: int = 30):
+    """A start for :func:`solve_floor_newton` near the optimum's structure, by column
+    generation over the groups: the floored QP restricted to a working set (from the LP's
+    support, which makes it feasible) by an interior point, and the groups outside whose
+    reduced gradient ``g - nu - U z`` is negative (they would rise above alpha) added, until
+    none is. Near t* only about as many groups are free as classes are held
+    (a near-LP vertex), which the dual Newton alone finds slowly (hundreds of short steps).
+    Returns ``(v, z, nu, held classes)`` fitted to the last restricted ``q``."""
+    counts = counts.astype(np.float64)
+    working = np.unique(np.asarray(support, dtype=np.int64))
+    outside = np.ones(len(counts), dtype=bool)
+    for _ in range(max_rounds):
+        q = restricted_floor_qp(rows, counts, working, alpha, lam, tau)
+        v, z, nu, held = fit_floor_multipliers(rows, counts, q, alpha, lam, tau)
+        reduced = image_gradient(rows, counts, q, lam) - nu - np.asarray(rows @ z).ravel()
+        outside[:] = True
+        outside[working] = False
+        entering = np.flatnonzero(outside & (reduced < -1e-7 * (1.0 + abs(nu))))
+        if entering.size == 0:
+            break
+        working = np.union1d(working, entering[np.argsort(reduced[entering])[:batch]])
+    return v, z, nu, held
+
+
+def fit_floor_multipliers(rows, counts, q, alpha: float, lam: float, tau: float,
+                          rel: float = 1e-6):
+    """Multipliers consistent with a near-optimal ``q``: ``v = -2C (f - mean f)`` (the balance
+    term's), then ``(z, nu)`` by least squares on the stationarity ``lam q_k = (U (v + z))_k +
+    nu`` of the groups above alpha, ``z`` on the classes within ``rel`` of the floor. The dual
+    Newton started there sees the groups above alpha exactly where ``q`` has them (the
+    interior point's own duals reproduce them only to its ~1e-9, and near t* many groups sit
+    that close to the floor; they also price less reliably). Returns ``(v, z, nu, held classes)``."""
+    num_classes = rows.shape[1]
+    f = np.asarray(rows.T @ (counts * q)).ravel()
+    v = -2.0 * num_classes * (f - f.mean())
+    held = np.flatnonzero(f < tau * (1.0 + rel))
+    free = np.flatnonzero(q > alpha * (1.0 + rel))
+    design = sp.hstack([rows[free][:, held], sp.csr_matrix(np.ones((len(free), 1)))]).toarray()
+    fitted = np.linalg.lstsq(design, lam * q[free] - rows[free] @ v, rcond=None)[0]
+    z = np.zeros(num_classes)
+    z[held] = fitted[:-1]
+    return v, z, float(fitted[-1]), held
 
 
 def maxmin_kkt_residual(rows, counts, q, alpha: float, lam: float, tau: float, nu: float,
@@ -255,9 +370,18 @@ FLOOR_MARGIN = 1e-11
 
 def solve_maxmin(rows, counts, alpha_factor: float, lam: float, eps: float = 1e-3):
     """Stage 1 + stage 2; returns ``(FloorNewtonResult, t*, tau)``, tau the imposed floor."""
-    t_star = worst_class_frequency(rows, counts, alpha_factor)
+    t_star, support = worst_class_lp(rows, counts, alpha_factor)
     # Imposed a hair above (1 - eps) t* (within the slack) so that the answer, exact to the
     # solver's ~1e-13, still satisfies f_l >= (1 - eps) t* itself.
     tau = (1.0 - eps) * t_star + min(0.5 * eps * t_star, FLOOR_MARGIN)
     alpha = alpha_factor / counts.sum()
-    return solve_floor_newton(rows, counts, alpha, lam, tau), t_star, tau
+    warm = None
+    if support.size:  # else every image sits at alpha (alpha_factor = 1): nothing to lift
+        try:
+            warm = floor_warm_start(rows, counts, alpha, lam, tau, support)
+        except (RuntimeError, np.linalg.LinAlgError):
+            warm = None  # the cold start below is exact too, only slower
+    result = solve_floor_newton(rows, counts, alpha, lam, tau, warm=warm)
+    if warm is not None and not result.converged:
+        result = solve_floor_newton(rows, counts, alpha, lam, tau)
+    return result, t_star, tau
