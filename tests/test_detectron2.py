@@ -10,25 +10,25 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
-pytest.importorskip("detectron2")
-from detectron2.config import get_cfg  # noqa: E402
-from detectron2.data import DatasetCatalog  # noqa: E402
-from detectron2.data.datasets import register_coco_instances  # noqa: E402
-from detectron2.engine import default_argument_parser, launch  # noqa: E402
+from detectron2.config import get_cfg
+from detectron2.data import DatasetCatalog
+from detectron2.data.datasets import register_coco_instances
+from detectron2.engine import default_argument_parser, launch
 
-from mmdet_balanced import solve_balanced_qp  # noqa: E402
-from mmdet_balanced.detectron2 import (BalancedTrainer, BalancedTrainingSampler,  # noqa: E402
-                                       add_balanced_config, build_balanced_train_loader,
+from mmdet_balanced import solve_balanced_qp
+from mmdet_balanced.detectron2 import (BalancedTrainer, BalancedTrainingSampler,
+                                       build_balanced_train_loader,
                                        labels_from_dataset_dicts)
-from mmdet_balanced.study.demo_data import FETAL_CLASSES, make_fetal_dataset  # noqa: E402
+from mmdet_balanced.study.demo_data import FETAL_CLASSES, make_fetal_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, "configs", "detectron2")
-LAZY_TRAIN_NET = [osp.join(ROOT, "..", "shared", "vendor", "detectron2", "tools",
-                           "lazyconfig_train_net.py"),
-                  os.environ.get("DETECTRON2_TOOLS", "") + "/lazyconfig_train_net.py"]
+#: Detectron2's own script: the set-up keeps it in .venv/share/detectron2/tools (its wheel
+#: has no tools/); $DETECTRON2_TOOLS overrides.
+LAZY_TRAIN_NET = osp.join(os.environ.get("DETECTRON2_TOOLS",
+                                         osp.join(sys.prefix, "share", "detectron2", "tools")),
+                          "lazyconfig_train_net.py")
 TRAIN = "balanced_d2_test_train"
 NUM_CLASSES = len(FETAL_CLASSES)
 
@@ -166,6 +166,7 @@ def test_sampler_holds_the_solve_and_its_stream_follows_it(data_root):
 def test_balanced_trainer_trains_and_feeds_the_sampler_stream(config, data_root, tmp_path,
                                                               monkeypatch):
     dicts = register_tiny(data_root)
+    assert issubclass(train_detectron2.Trainer, BalancedTrainer)
     fed = train_with_tool(config, tmp_path, monkeypatch, max_iter=3)
     record = json.load(open(tmp_path / "sampling.json"))
     expected = solve_balanced_qp(labels_from_dataset_dicts(dicts, len(FETAL_CLASSES)),
@@ -232,11 +233,9 @@ def test_two_ranks_take_disjoint_slices_of_one_stream(data_root, tmp_path):
 
 
 def lazy_train_net():
-    for path in LAZY_TRAIN_NET:
-        if osp.exists(path):
-            return load_tool(path, "lazyconfig_train_net")
-    pytest.skip("Detectron2's tools/lazyconfig_train_net.py not found (../shared/vendor or "
-                "$DETECTRON2_TOOLS)")
+    assert osp.exists(LAZY_TRAIN_NET), (
+        f"{LAZY_TRAIN_NET} is missing: tools/setup_env.sh copies Detectron2's tools there")
+    return load_tool(LAZY_TRAIN_NET, "lazyconfig_train_net")
 
 
 @pytest.mark.parametrize("config, classes_key", [

@@ -6,10 +6,10 @@ import socket
 import numpy as np
 import pytest
 
-pytest.importorskip("ultralytics")
+import ultralytics  # noqa: F401  (installed by tools/setup_env.sh: a missing one is a failure)
 
-from mmdet_balanced import solve_balanced_qp  # noqa: E402
-from mmdet_balanced.study.demo_data import coco_to_yolo, make_fetal_dataset  # noqa: E402
+from mmdet_balanced import solve_balanced_qp
+from mmdet_balanced.study.demo_data import coco_to_yolo, make_fetal_dataset
 
 
 @pytest.fixture

@@ -73,13 +73,15 @@ build_mmcv() {
 build_detectron2() {
   local src tmp
   tmp=$(mktemp -d)
+  src="$tmp/detectron2"
   if [ -d "$ROOT/../shared/vendor/detectron2" ]; then
-    src="$tmp/detectron2"; cp -r "$ROOT/../shared/vendor/detectron2" "$src"  # read-only in CI
+    cp -r "$ROOT/../shared/vendor/detectron2" "$src"  # read-only in CI; the build writes
   else
-    src="git+https://github.com/facebookresearch/detectron2.git"
+    git clone -q --depth 1 https://github.com/facebookresearch/detectron2.git "$src"
   fi
   say "building detectron2 from $src against torch $TORCH_VERSION (~2-3 min on 2 cores)"
   MAX_JOBS=${MAX_JOBS:-2} $PIP wheel -q --no-build-isolation --no-deps "$src" -w "$WHEELS"
+  mkdir -p "$WHEELS/detectron2-tools" && cp "$src"/tools/*.py "$WHEELS/detectron2-tools/"
   rm -rf "$tmp"
 }
 $PIP install -q addict pyyaml yapf termcolor rich  # mmcv's run-time dependencies
@@ -94,6 +96,17 @@ $PIP install -q "setuptools>=77,<81"
 $PIP install -q "fvcore>=0.1.5,<0.1.6" "iopath>=0.1.7,<0.1.10" "omegaconf>=2.1,<2.4" \
   "hydra-core>=1.1" yacs tabulate cloudpickle tqdm tensorboard termcolor packaging
 install_built detectron2 "from detectron2 import _C" build_detectron2
+# Detectron2's own scripts (tools/lazyconfig_train_net.py, train_net.py), which its wheel lacks:
+# kept in .venv/share/detectron2/tools for the tests and for users.
+D2_TOOLS=.venv/share/detectron2/tools
+if [ ! -f "$D2_TOOLS/lazyconfig_train_net.py" ]; then
+  mkdir -p "$D2_TOOLS"
+  if [ -d "$ROOT/../shared/vendor/detectron2/tools" ]; then
+    cp "$ROOT/../shared/vendor/detectron2/tools/"*.py "$D2_TOOLS/"
+  elif [ -d "$WHEELS/detectron2-tools" ]; then
+    cp "$WHEELS/detectron2-tools/"*.py "$D2_TOOLS/"
+  fi
+fi
 # Ultralytics YOLO (AGPL-3.0; an optional extra of this package for users).
 say "installing ultralytics"
 $PIP install -q "ultralytics==8.4.190" "numpy<2" "opencv-python<4.11"
