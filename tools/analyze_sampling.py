@@ -36,7 +36,7 @@ from mmengine.registry import init_default_scope
 
 from mmdet_balanced import label_matrix
 from mmdet_balanced.study.analysis import (balanced_scheme, class_aware_scheme,
-                                           detectron2_repeat_factors, repeat_factor_repeats,
+                                           image_repeat_factors, repeat_factor_repeats,
                                            repeat_scheme, simulate_epochs,
                                            stochastic_repeat_scheme, summarize_scheme, sweep,
                                            uniform_scheme)
@@ -197,7 +197,7 @@ def detectron2_source(args):
     if classes is None or len(classes) != labels.shape[1]:
         classes = [f"class {i}" for i in range(labels.shape[1])]
     extra = [stochastic_repeat_scheme("d2_repeat_factor",
-                                      detectron2_repeat_factors(labels, threshold, root_sqrt))]
+                                      image_repeat_factors(labels, threshold, root_sqrt))]
     return labels, list(classes), sampler, extra
 
 

@@ -50,6 +50,19 @@ class SolveInfo:
     worst_class_bound: float = None       # objective="maxmin": the LP's max-min frequency t*
 
 
+def presence_from_columns(lengths, columns, num_classes: int) -> sp.csr_matrix:
+    """(N, C) 0/1 CSR matrix from the class ids of every image laid end to end (``columns``,
+    validated to lie in ``[0, C)`` by the caller) and their count per image (``lengths``);
+    repeats count once. What every framework's label reader builds."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    matrix = sp.csr_matrix((np.ones(len(columns)), np.asarray(columns, dtype=np.int64), indptr),
+                           shape=(len(lengths), int(num_classes)))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
 def presence_matrix(labels) -> sp.csr_matrix:
     """Validate ``labels`` ((N, C) array-like or scipy sparse) and return its 0/1 CSR pattern."""
     if sp.issparse(labels):

@@ -10,6 +10,8 @@ from typing import Optional
 import numpy as np
 import scipy.sparse as sp
 
+from ..core.qp import presence_from_columns
+
 
 def _describe(record, index):
     name = record.get("file_name", record.get("image_id")) if isinstance(record, dict) else None
@@ -65,6 +67,4 @@ def labels_from_dataset_dicts(dataset_dicts, num_classes: Optional[int] = None) 
             raise ValueError("no image of dataset_dicts has a (non-crowd) box, so there is "
                              "nothing to balance; check the dataset or use TrainingSampler")
         num_classes = int(columns.max()) + 1
-    indptr = np.concatenate([[0], np.cumsum([len(row) for row in rows])])
-    return sp.csr_matrix((np.ones(columns.size), columns, indptr),
-                         shape=(len(rows), int(num_classes)))
+    return presence_from_columns([len(row) for row in rows], columns, num_classes)

@@ -14,6 +14,8 @@ import pickle
 import numpy as np
 import scipy.sparse as sp
 
+from ..core.qp import presence_from_columns
+
 
 def dataset_classes(dataset) -> tuple:
     """The class names of a (possibly wrapped) MMDetection dataset."""
@@ -118,9 +120,4 @@ def _rows_to_csr(rows, num_classes, name):
         raise ValueError(f"{name}: image {image} has bbox_label {int(columns[bad])} outside "
                          f"[0, {num_classes}); the dataset's classes and annotations disagree "
                          "(check metainfo['classes'] of every wrapped dataset).")
-    indptr = np.concatenate([[0], np.cumsum(lengths)])
-    matrix = sp.csr_matrix((np.ones(columns.size), columns, indptr),
-                           shape=(len(rows), num_classes))
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
+    return presence_from_columns(lengths, columns, num_classes)

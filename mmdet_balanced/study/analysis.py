@@ -101,28 +101,11 @@ def class_aware_scheme(labels):
     return Scheme("class_aware", p / p.sum(), labels.shape[0], draw="iid")
 
 
-def repeat_factor_repeats(labels, threshold: float) -> np.ndarray:
-    """ClassBalancedDataset's rule (LVIS repeat-factor sampling): class c repeats
-    ``max(1, sqrt(t / f_c))`` with f_c its image fraction; an image takes the largest factor of
-    its classes (background images: of the background's own fraction), rounded up."""
-    labels = presence_matrix(labels)
-    num_images = labels.shape[0]
-    fraction = np.asarray(labels.sum(axis=0)).ravel() / num_images
-    with np.errstate(divide="ignore"):
-        factor = np.maximum(1.0, np.sqrt(threshold / fraction))
-    rows = labels.multiply(factor[None, :]).tocsr()
-    image_factor = np.asarray(rows.max(axis=1).todense()).ravel()
-    background = np.diff(labels.indptr) == 0
-    if background.any():
-        image_factor[background] = max(1.0, math.sqrt(threshold / background.mean()))
-    return np.ceil(np.maximum(image_factor, 1.0)).astype(np.int64)
-
-
-def detectron2_repeat_factors(labels, threshold: float, sqrt: bool = True) -> np.ndarray:
-    """Detectron2's ``RepeatFactorTrainingSampler.repeat_factors_from_category_frequency``:
-    class c repeats ``r_c = max(1, t / f_c)`` (its square root if ``sqrt``), f_c its image
-    fraction; an image takes the largest r_c of its classes, 1 without boxes; fractional
-    (each epoch rounds stochastically)."""
+def image_repeat_factors(labels, threshold: float, sqrt: bool = True) -> np.ndarray:
+    """The LVIS repeat-factor rule both frameworks use: class c repeats ``r_c = max(1, t / f_c)``
+    (its square root if ``sqrt``), f_c its image fraction; an image takes the largest r_c of
+    its classes, 1 without boxes. As they are: Detectron2's ``RepeatFactorTrainingSampler``
+    (fractional, rounded stochastically each epoch)."""
     labels = presence_matrix(labels)
     fraction = np.asarray(labels.sum(axis=0)).ravel() / labels.shape[0]
     with np.errstate(divide="ignore"):
@@ -130,6 +113,17 @@ def detectron2_repeat_factors(labels, threshold: float, sqrt: bool = True) -> np
     factor = np.maximum(1.0, np.sqrt(ratio) if sqrt else ratio)
     image_factor = np.asarray(labels.multiply(factor[None, :]).tocsr().max(axis=1).todense())
     return np.maximum(image_factor.ravel(), 1.0)
+
+
+def repeat_factor_repeats(labels, threshold: float) -> np.ndarray:
+    """MMDetection's ClassBalancedDataset: :func:`image_repeat_factors` with the square root,
+    background images repeating by the background's own fraction, rounded up."""
+    labels = presence_matrix(labels)
+    image_factor = image_repeat_factors(labels, threshold)
+    background = np.diff(labels.indptr) == 0
+    if background.any():
+        image_factor[background] = max(1.0, math.sqrt(threshold / background.mean()))
+    return np.ceil(image_factor).astype(np.int64)
 
 
 def stochastic_repeat_scheme(name, repeats) -> Scheme:

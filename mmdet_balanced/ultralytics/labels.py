@@ -4,6 +4,8 @@ of zeros."""
 import numpy as np
 import scipy.sparse as sp
 
+from ..core.qp import presence_from_columns
+
 
 def labels_from_yolo_dataset(dataset, num_classes: int) -> sp.csr_matrix:
     """(N, C) 0/1 CSR presence matrix of a ``YOLODataset`` (its ``labels`` list, in index
@@ -22,6 +24,4 @@ def labels_from_yolo_dataset(dataset, num_classes: int) -> sp.csr_matrix:
                              "files disagree")
         rows.append(ids.astype(np.int64))
     columns = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
-    return sp.csr_matrix((np.ones(columns.size), columns, indptr),
-                         shape=(len(rows), num_classes))
+    return presence_from_columns([len(r) for r in rows], columns, num_classes)
