@@ -1,4 +1,7 @@
-"""Plain-text tables of per-class expected frequencies (used by the samplers' logs and tools)."""
+"""What a balanced sampler reports, in every framework: the class tables of its log, the starved-class warning and the per-run record (sampling.json)."""
+import json
+import os
+
 import numpy as np
 
 
@@ -52,6 +55,20 @@ def starved_message(owner: str, class_names, info):
               else "raise lam (lam_scale) or alpha_factor to spread p further")
     return (f"{owner}: classes {names} are rarer than average but end BELOW their uniform "
             f"frequency: their images also hold frequent classes. {advice}.")
+
+
+#: The per-run record every integration writes beside its logs.
+RECORD_FILE = "sampling.json"
+
+
+def write_sampling_record(directory: str, owner: str, settings: dict, class_names, image_keys,
+                          p, info) -> str:
+    """Write :func:`sampling_record` to ``directory/sampling.json``; returns the path."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, RECORD_FILE)
+    with open(path, "w") as handle:
+        json.dump(sampling_record(owner, settings, class_names, image_keys, p, info), handle)
+    return path
 
 
 def sampling_record(owner: str, settings: dict, class_names, image_keys, p, info) -> dict:

@@ -7,21 +7,18 @@ single-process stream. Every rank holds rank 0's ``p``. Like every Detectron2 sa
 iterated, not sharded, by ``build_detection_train_loader``'s workers (``ToIterableDataset``
 shards the rank's stream among them).
 """
-import json
 import logging
-import os
 from typing import Optional
 
 from detectron2.utils import comm
 
 from ..core.qp import solve_balanced_qp
-from ..core.report import sampling_record, solve_summary, starved_message
+from ..core.report import solve_summary, starved_message, write_sampling_record
 from ..core.sampler import InfiniteProbabilitySampler, check_draw
 from .labels import labels_from_dataset_dicts
 
 #: Detectron2's loggers are configured under "detectron2" (``setup_logger``); this one is below.
 logger = logging.getLogger("detectron2.mmdet_balanced")
-RECORD_FILE = "sampling.json"
 
 
 class BalancedTrainingSampler(InfiniteProbabilitySampler):
@@ -75,11 +72,8 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
         if warning:
             logger.warning(warning)
         if output_dir and comm.is_main_process():
-            os.makedirs(output_dir, exist_ok=True)
-            path = os.path.join(output_dir, RECORD_FILE)
             keys = [dataset_dicts[i].get("file_name", i) for i in range(len(dataset_dicts))]
-            with open(path, "w") as handle:
-                json.dump(sampling_record(owner, dict(settings, draw=draw), self.class_names,
-                                          keys, p, self.solve_info), handle)
+            path = write_sampling_record(output_dir, owner, dict(settings, draw=draw),
+                                         self.class_names, keys, p, self.solve_info)
             logger.info(f"{owner}: per-image probabilities and class frequencies written to "
                         f"{path}")

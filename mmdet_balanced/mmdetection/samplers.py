@@ -7,7 +7,6 @@ Turned on by one config entry (with ``custom_imports = dict(imports=["mmdet_bala
 
 The probabilities are computed once, when the sampler is built, from the dataset's annotations.
 """
-import json
 import logging
 import os.path as osp
 from typing import Optional
@@ -21,8 +20,8 @@ from mmdet.registry import DATA_SAMPLERS
 
 from .labels import dataset_classes, label_matrix, read_annotations
 from ..core.qp import solve_balanced_qp
-from ..core.report import (format_frequency_table, sampling_record, solve_summary,
-                           starved_message)
+from ..core.report import (format_frequency_table, solve_summary, starved_message,
+                           write_sampling_record)
 from ..core.sampler import (InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler,
                             check_draw)
 
@@ -34,23 +33,20 @@ def _log_frequencies(owner, dataset, labels, columns, header):
               f"Expected draws per epoch containing each class:\n{table}", logger="current")
 
 
-RECORD_FILE = "sampling.json"
-
-
-def _record_path():
-    """``work_dir/<timestamp>/sampling.json`` beside the run's log file, on rank 0; None when no
-    log file is open (e.g. the sampler is built outside a Runner)."""
+def _record_dir():
+    """``work_dir/<timestamp>/`` (the run's log folder) on rank 0, where ``sampling.json`` goes;
+    None when no log file is open (e.g. the sampler is built outside a Runner)."""
     log_file = getattr(MMLogger.get_current_instance(), "log_file", None)
     if get_dist_info()[0] != 0 or not log_file:
         return None
-    return osp.join(osp.dirname(log_file), RECORD_FILE)
+    return osp.dirname(log_file)
 
 
 def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = None,
                            **solve_kwargs):
     """Solve the QP for ``dataset``, make every rank hold rank 0's vector, log the effect."""
-    record_path = _record_path()
-    labels, image_keys = read_annotations(dataset, with_image_keys=record_path is not None)
+    record_dir = _record_dir()
+    labels, image_keys = read_annotations(dataset, with_image_keys=record_dir is not None)
     if labels.nnz == 0:
         raise ValueError(
             f"{owner}: no image of the training dataset has a (non-ignored) box of its "
@@ -66,9 +62,9 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
     classes = dataset_classes(dataset)
     print_log(solve_summary(owner, classes, labels, info, num_samples or len(p), solve_kwargs),
               logger="current")
-    if record_path is not None:
-        with open(record_path, "w") as handle:
-            json.dump(sampling_record(owner, solve_kwargs, classes, image_keys, p, info), handle)
+    if record_dir is not None:
+        record_path = write_sampling_record(record_dir, owner, solve_kwargs, classes,
+                                            image_keys, p, info)
         print_log(f"{owner}: per-image probabilities and class frequencies written to "
                   f"{record_path}", logger="current")
     warning = starved_message(owner, classes, info)

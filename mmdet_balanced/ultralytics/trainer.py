@@ -9,7 +9,6 @@ The probabilities are solved when the train loader is built, from the training d
 labels (after Ultralytics' own label checks and cache). Settings are class attributes of the
 returned class, so they survive DDP (which re-creates the trainer from its pickled class).
 """
-import json
 import os
 
 import torch
@@ -19,14 +18,13 @@ from ultralytics.utils import LOGGER, RANK
 from ultralytics.utils.torch_utils import torch_distributed_zero_first
 
 from ..core.qp import solve_balanced_qp
-from ..core.report import sampling_record, solve_summary, starved_message
+from ..core.report import solve_summary, starved_message, write_sampling_record
 from ..core.sampler import check_draw
 from .labels import labels_from_yolo_dataset
 from .sampler import YOLOBalancedSampler
 
 DEFAULTS = dict(alpha_factor=0.5, lam=500.0, lam_scale=None, objective="paper",
                 background_share=None, maxmin_eps=1e-3, solver="auto", draw="systematic")
-RECORD_FILE = "sampling.json"
 TABLE_FILE = "class_draws.txt"
 
 
@@ -100,9 +98,8 @@ class BalancedDetectionTrainer(DetectionTrainer):
             os.makedirs(self.save_dir, exist_ok=True)
             with open(os.path.join(self.save_dir, TABLE_FILE), "w") as handle:
                 handle.write(summary + "\n")
-            with open(os.path.join(self.save_dir, RECORD_FILE), "w") as handle:
-                json.dump(sampling_record(owner, self.balanced_settings, names,
-                                          dataset.im_files, p, self.solve_info), handle)
+            write_sampling_record(self.save_dir, owner, self.balanced_settings, names,
+                                  dataset.im_files, p, self.solve_info)
         return p
 
 
