@@ -1,4 +1,5 @@
-"""What a balanced sampler reports, in every framework: the class tables of its log, the starved-class warning and the per-run record (sampling.json)."""
+"""What a balanced sampler reports, in every framework: the class tables of its log, the
+starved-class warning and the per-run record (``sampling.json``)."""
 import json
 import os
 
