@@ -255,7 +255,7 @@ def test_worst_class_column_generation_equals_the_full_lp(seed, alpha_factor):
 
 @pytest.mark.parametrize("seed, num_images, num_classes, lam, alpha_factor", [
     (0, 600, 12, 500.0, 0.5), (1, 800, 20, 50.0, 0.5), (2, 500, 8, 5000.0, 0.2),
-    (3, 700, 15, 500.0, 0.0), (4, 400, 10, 1.0, 0.5)])
+    (3, 700, 15, 500.0, 0.0), (4, 400, 10, 1.0, 0.5), (5, 3000, 40, 500.0, 0.5)])
 def test_maxmin_equals_the_active_set_reference(seed, num_images, num_classes, lam,
                                                 alpha_factor):
     labels = long_tailed_labels(num_images, num_classes, max_labels=4, exponent=1.2,
