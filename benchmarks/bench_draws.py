@@ -9,16 +9,25 @@ draws (uniform DefaultSampler for reference).
 Part ``maxmin``: the long-tailed generator of the issue (1-6 labels per image, Zipf 1.1, every
 class present) at 118k x 80 and 1.7M x 600: time, iterations and KKT residual of the paper
 objective and of maxmin, and maxmin's feasibility.
+Part ``sensitivity``: maxmin's stage 2 at 1.7M x 600 for other sizes of its first working set
+(multiples of C + 1 rows ranked by LP reduced gain; 0: the LP support alone) and of its batch
+of entering rows: time, Newton steps and KKT residual (the default is 4 and 2,000).
 
-    python benchmarks/bench_draws.py [--part epochs|maxmin|all] [--epochs 200] [--shared DIR]
+    python benchmarks/bench_draws.py [--part epochs|maxmin|sensitivity|all] [--epochs 200]
+                                     [--shared DIR]
 """
 import argparse
 import time
 
 import numpy as np
 from mmengine.logging import MMLogger
+from threadpoolctl import threadpool_limits
 
 from mmdet_balanced import label_matrix, solve_balanced_qp
+from mmdet_balanced.core.grouping import group_label_rows
+from mmdet_balanced.core.maxmin import (FLOOR_MARGIN, floor_warm_start, maxmin_kkt_residual,
+                                        solve_floor_newton, warm_start_groups, worst_class_lp)
+from mmdet_balanced.core.qp import presence_matrix
 from mmdet_balanced.study.analysis import Scheme, simulate_epochs, summarize_scheme, uniform_scheme
 from mmdet_balanced.study.demo_data import fetal_label_matrix, long_tailed_labels
 from real_data import DEFAULT_SHARED, real_sets
@@ -71,10 +80,35 @@ def maxmin_part():
                   flush=True)
 
 
+def sensitivity_part():
+    labels = long_tailed_labels(1_700_000, 600, max_labels=6, exponent=1.1, seed=2,
+                                every_class=True)
+    groups = group_label_rows(presence_matrix(labels))
+    counts = groups.counts.astype(np.float64)
+    alpha, lam = 0.5 / counts.sum(), 500.0
+    print("| first working set (x (C + 1)) | rows | batch | stage 2 s | Newton steps "
+          "| KKT residual |")
+    print("|---|---|---|---|---|---|")
+    with threadpool_limits(limits=1, user_api="blas"):  # as solve_balanced_qp runs it
+        lp = worst_class_lp(groups.rows, counts, 0.5)
+        tau = (1 - 1e-3) * lp.t_star + FLOOR_MARGIN
+        for per_class, batch in ((0, 2000), (0, 1000), (1, 500), (1, 2000), (2, 2000),
+                                 (3, 2000), (4, 2000), (4, 500), (6, 2000), (8, 2000)):
+            start = warm_start_groups(lp, groups.rows.shape[1], per_class)
+            seconds = time.perf_counter()
+            warm = floor_warm_start(groups.rows, counts, alpha, lam, tau, start, batch=batch)
+            result = solve_floor_newton(groups.rows, counts, alpha, lam, tau, warm=warm)
+            seconds = time.perf_counter() - seconds
+            residual = maxmin_kkt_residual(groups.rows, counts, result.q, alpha, lam, tau,
+                                           result.nu, result.z)
+            print(f"| {per_class} | {len(start)} | {batch} | {seconds:.2f} | "
+                  f"{result.iterations} | {residual:.1e} |", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--part", choices=["epochs", "maxmin", "all"], default="epochs")
+    parser.add_argument("--part", choices=["epochs", "maxmin", "sensitivity", "all"], default="epochs")
     parser.add_argument("--epochs", type=int, default=200)
     parser.add_argument("--shared", default=DEFAULT_SHARED)
     args = parser.parse_args()
@@ -83,6 +117,8 @@ def main():
         epochs_part(args.shared, args.epochs)
     if args.part in ("maxmin", "all"):
         maxmin_part()
+    if args.part in ("sensitivity", "all"):
+        sensitivity_part()
 
 
 if __name__ == "__main__":

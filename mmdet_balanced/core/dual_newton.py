@@ -64,19 +64,22 @@ def _gradient(q, y, rows, counts, num_classes):
 
 def _exact_step(s, ds, y, d_y, d_nu, counts, lam, alpha, num_classes):
     """Maximiser over t >= 0 of the dual along (d_y, d_nu): root of its decreasing derivative
-    ``D'(t) = a + b t``, whose coefficients change where a row enters or leaves the active set."""
+    ``D'(t) = a + b t``, whose coefficients change where a row enters or leaves the active set.
+    Only the (few) active rows and the rows that cross are gathered: O(K) work is one pass."""
     floor = lam * alpha
     active = s > floor
-    a = (-(y @ d_y) / (2.0 * num_classes) + d_nu
-         - np.sum(np.where(active, counts * s * ds / lam, counts * alpha * ds)))
-    b = -(d_y @ d_y) / (2.0 * num_classes) - np.sum(counts[active] * ds[active] ** 2) / lam
-    with np.errstate(divide="ignore", invalid="ignore"):
-        breaks = (floor - s) / ds
-    crossing = np.isfinite(breaks) & (breaks > 0) & ((ds > 0) != active)
-    order = np.argsort(breaks[crossing])
-    t_break = breaks[crossing][order]
-    sign = np.where(ds[crossing] > 0, 1.0, -1.0)[order]  # +1: enters the active set
-    m, s_c, ds_c = counts[crossing][order], s[crossing][order], ds[crossing][order]
+    on = np.flatnonzero(active)
+    mass_ds = counts * ds
+    a = (-(y @ d_y) / (2.0 * num_classes) + d_nu - alpha * mass_ds.sum()
+         - (s[on] / lam - alpha) @ mass_ds[on])
+    b = -(d_y @ d_y) / (2.0 * num_classes) - (mass_ds[on] @ ds[on]) / lam
+    crossing = np.flatnonzero(np.where(active, ds < 0, ds > 0))  # moving towards the kink
+    breaks = (floor - s[crossing]) / ds[crossing]
+    crossing, breaks = crossing[breaks > 0], breaks[breaks > 0]
+    order = np.argsort(breaks)
+    t_break, crossing = breaks[order], crossing[order]
+    m, s_c, ds_c = counts[crossing], s[crossing], ds[crossing]
+    sign = np.where(ds_c > 0, 1.0, -1.0)  # +1: enters the active set
     delta_a = sign * (m * alpha * ds_c - m * s_c * ds_c / lam)
     delta_b = -sign * m * ds_c ** 2 / lam
     a_before = a + np.concatenate([[0.0], np.cumsum(delta_a)])

@@ -102,6 +102,7 @@ def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
     # rows: t - (U_S^T w)_l <= base_l for each class, sum w = budget; columns: t, then w_S.
     lp = _Highs()
     lp.setOptionValue("output_flag", False)
+    lp.setOptionValue("threads", 1)  # no pool thread: a fork (DataLoader, DDP) would inherit it
     lp.setOptionValue("presolve", "off")
     lp.setOptionValue("simplex_strategy", 4)  # primal
     inf = highspy.kHighsInf
@@ -449,12 +450,13 @@ FLOOR_MARGIN = 1e-11
 START_GROUPS_PER_CLASS = 4
 
 
-def warm_start_groups(lp: WorstClassLP, num_classes: int) -> np.ndarray:
+def warm_start_groups(lp: WorstClassLP, num_classes: int,
+                      per_class: int = START_GROUPS_PER_CLASS) -> np.ndarray:
     """Stage 2's first working set: the groups with the best LP reduced gain (the support,
     gain 0, first). Near t* the floored QP's free groups are almost all among them (1.7M x
     600: all 544 among the 2,404 best; the LP's own 3,058 columns miss 13), so one restricted
     solve usually finds the structure."""
-    best = np.argsort(-lp.gain, kind="stable")[:START_GROUPS_PER_CLASS * (num_classes + 1)]
+    best = np.argsort(-lp.gain, kind="stable")[:per_class * (num_classes + 1)]
     return np.union1d(lp.support, best)
 
 
