@@ -323,20 +323,26 @@ def test_maxmin_is_exact_on_a_long_tailed_coco_like_matrix():
     assert info.class_frequencies.min() > paper.class_frequencies.min()
 
 
-def test_maxmin_leaves_no_solver_thread_behind():
-    # A solver thread left running in the trainer's process breaks the DataLoader and DDP
-    # workers MMEngine forks from it: HiGHS's default thread pool made a forked worker abort
-    # at exit ("terminate called without an active exception", 1 run in 3 after test_qp).
-    code = ("import os\n"
+def test_maxmin_is_bit_reproducible_across_processes_and_leaves_no_solver_thread_behind():
+    # Every rank and every resumed run must compute the same p. And a solver thread left
+    # running in the trainer's process breaks the DataLoader and DDP workers MMEngine forks
+    # from it: HiGHS's default thread pool made a forked worker abort at exit ("terminate
+    # called without an active exception", 1 run in 3 after test_qp).
+    code = ("import hashlib, os\n"
             "from mmdet_balanced import solve_balanced_qp\n"
             "from mmdet_balanced.study.demo_data import long_tailed_labels\n"
             "before = len(os.listdir('/proc/self/task'))\n"
             "labels = long_tailed_labels(3000, 40, max_labels=6, exponent=1.1, seed=2,\n"
             "                            every_class=True)\n"
-            "solve_balanced_qp(labels, objective='maxmin')\n"
-            "print(before, len(os.listdir('/proc/self/task')))\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            timeout=300, cwd=os.path.dirname(os.path.dirname(__file__)))
-    assert result.returncode == 0, result.stderr
-    before, after = map(int, result.stdout.split()[-2:])
-    assert after == before
+            "p = solve_balanced_qp(labels, objective='maxmin')\n"
+            "print(before, len(os.listdir('/proc/self/task')),\n"
+            "      hashlib.sha1(p.tobytes()).hexdigest())\n")
+    digests = []
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                timeout=300, cwd=os.path.dirname(os.path.dirname(__file__)))
+        assert result.returncode == 0, result.stderr
+        before, after, digest = result.stdout.split()[-3:]
+        assert int(after) == int(before)
+        digests.append(digest)
+    assert digests[0] == digests[1]
