@@ -6,7 +6,7 @@ setup(
     description="Balanced QP sampling (Olivier & Raynaud) for MMDetection 3.x, Detectron2 and Ultralytics YOLO",
     packages=find_packages(include=["mmdet_balanced", "mmdet_balanced.*"]),
     python_requires=">=3.8",
-    install_requires=["numpy", "scipy>=1.9", "cvxopt>=1.3", "clarabel", "highspy>=1.7",
+    install_requires=["numpy", "scipy>=1.9", "cvxopt>=1.3", "clarabel", "highspy>=1.16",
                       "threadpoolctl", "torch"],
     extras_require={
         "mmdet": ["mmengine>=0.10", "mmcv>=2.0.0rc4,<2.2.0", "mmdet>=3.0,<3.4"],

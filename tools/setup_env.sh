@@ -46,7 +46,7 @@ mkdir -p "$WHEELS"
 
 # numpy 1.x and OpenCV 4.x: the versions MMCV 2.1 / MMDetection 3.3 were released against.
 # setuptools<70: mmcv's setup.py needs pkg_resources (torch asks for >=77; harmless here).
-$PIP install -q "numpy<2" scipy "cvxopt>=1.3" clarabel "highspy>=1.7" threadpoolctl matplotlib pycocotools \
+$PIP install -q "numpy<2" scipy "cvxopt>=1.3" clarabel "highspy>=1.16" threadpoolctl matplotlib pycocotools \
   "opencv-python<4.11" "opencv-python-headless<4.11" "mmengine==0.10.7" "setuptools<70" \
   pytest hypothesis osqp quadprog
 

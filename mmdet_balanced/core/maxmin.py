@@ -78,7 +78,10 @@ def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
     ``per_round`` groups with the best reduced gain enter per round (1.7M x 600: 0.9 s; 1,200
     per round from scratch with SciPy's dual simplex: 2.3 s)."""
     import highspy
-    from highspy._core import _Highs  # highspy.Highs adds only callbacks and a stdout banner
+    try:  # highspy.Highs adds only callbacks and a banner printed to stdout on creation
+        from highspy._core import _Highs
+    except ImportError:
+        _Highs = highspy.Highs
     rows = sp.csr_matrix(rows)
     num_groups, num_classes = rows.shape
     counts = counts.astype(np.float64)
