@@ -41,20 +41,13 @@ from .dual_newton import (_dual_value, _exact_step, active_gram, image_gradient,
                           solve_dual_newton)
 
 
-def worst_class_frequency(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
-                          max_rounds: int = 100) -> float:
-    """``t* = max_p min_l f_l`` subject to ``p >= alpha_factor / N``, ``sum p = 1`` (exact LP
-    optimum over all groups, by column generation)."""
-    return worst_class_lp(rows, counts, alpha_factor, max_rounds).t_star
-
-
 @dataclass
 class WorstClassLP:
+    """``t* = max_p min_l f_l`` subject to ``p >= alpha``, ``sum p = 1``, exact over all
+    groups, with what stage 2 starts from."""
     t_star: float          # the largest achievable minimum class frequency
     support: np.ndarray    # groups the LP solution lifts above alpha (at most C + 1)
-    columns: np.ndarray    # every group the column generation priced in (support included)
     gain: np.ndarray       # each group's reduced gain U_k y - price at the optimum (<= 0)
-    rounds: int
 
 
 def _lp_columns(rows: sp.csr_matrix, groups: np.ndarray, num_classes: int):
@@ -91,7 +84,7 @@ def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
     base = alpha * np.asarray(rows.T @ counts).ravel()  # every image at the floor
     if budget <= 1e-15:
         empty = np.zeros(0, dtype=np.int64)
-        return WorstClassLP(float(base.min()), empty, empty, np.zeros(num_groups), 0)
+        return WorstClassLP(float(base.min()), empty, np.zeros(num_groups))
     # Start: for each class, its group with the fewest labels (lifts it most purely).
     labels_per_row = np.diff(rows.indptr)
     by_class = sp.csc_matrix(rows)
@@ -121,7 +114,7 @@ def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
         lp.addCols(size, np.zeros(size), np.zeros(size), np.full(size, inf), len(index),
                    starts, index, value)
     add(np.asarray(chosen))
-    for round_ in range(1, max_rounds + 1):
+    for _ in range(max_rounds):
         lp.run()
         if lp.getModelStatus() != highspy.HighsModelStatus.kOptimal:
             raise RuntimeError("the worst-class LP failed: "
@@ -135,8 +128,7 @@ def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
         if improving.size == 0:
             x = np.asarray(solution.col_value)
             columns = np.asarray(chosen, dtype=np.int64)
-            return WorstClassLP(float(x[0]), np.sort(columns[x[1:] > 0]), np.sort(columns),
-                                gain, round_)
+            return WorstClassLP(float(x[0]), np.sort(columns[x[1:] > 0]), gain)
         best = improving[np.argsort(-gain[improving])[:per_round]]
         add(best)
         in_model[best] = True
@@ -312,7 +304,7 @@ def restricted_floor_qp(rows, counts, working, alpha: float, lam: float, tau: fl
     num_images = counts.sum()
     fixed = np.ones(num_groups, dtype=bool)
     fixed[working] = False
-    f_fixed = np.asarray(rows[fixed].T @ (counts[fixed] * alpha)).ravel()
+    f_fixed = np.asarray(rows.T @ (counts * fixed * alpha)).ravel()  # no copy of the rows
     lift = (rows[working].T @ sp.diags(counts[working] / num_images)).tocsc()
     size, c = len(working), num_classes
     zeros = lambda r, k: sp.csr_matrix((r, k))  # noqa: E731
