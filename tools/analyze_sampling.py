@@ -145,8 +145,11 @@ def detectron2_source(args):
     """Labels, class names and sampler settings of a Detectron2 yacs config, LazyConfig or
     registered dataset name; with Detectron2's repeat-factor rule as an extra scheme."""
     import importlib
-    from detectron2.data import MetadataCatalog, get_detection_dataset_dicts
+    from detectron2.data import get_detection_dataset_dicts
     from mmdet_balanced.detectron2 import SAMPLER_NAME, labels_from_dataset_dicts
+    from mmdet_balanced.detectron2.config import (balanced_settings_from_config,
+                                                  num_classes_from_config, thing_classes,
+                                                  train_dataset_dicts)
     from mmdet_balanced.detectron2.datasets import register_fetal_demo
     for module in args.register or []:
         importlib.import_module(module)
@@ -165,15 +168,12 @@ def detectron2_source(args):
         cfg.merge_from_file(args.config)
         cfg.merge_from_list([item for pair in options.items() for item in pair])
         names = list(cfg.DATASETS.TRAIN)
-        dicts = get_detection_dataset_dicts(
-            names, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
-        num_classes = (cfg.MODEL.RETINANET.NUM_CLASSES
-                       if cfg.MODEL.META_ARCHITECTURE == "RetinaNet"
-                       else cfg.MODEL.ROI_HEADS.NUM_CLASSES)
-        balanced = cfg.DATALOADER.BALANCED
+        dicts = train_dataset_dicts(cfg)
+        num_classes = num_classes_from_config(cfg)
         if cfg.DATALOADER.SAMPLER_TRAIN == SAMPLER_NAME:
-            sampler.update(balanced=True, draw=balanced.DRAW, num_samples=balanced.NUM_SAMPLES,
-                           settings={k: balanced[k.upper()] for k in SOLVE_KEYS})
+            settings = balanced_settings_from_config(cfg)
+            sampler.update(balanced=True, draw=settings.pop("draw"),
+                           num_samples=settings.pop("num_samples"), settings=settings)
         if cfg.DATALOADER.SAMPLER_TRAIN == "RepeatFactorTrainingSampler":
             threshold, root_sqrt = cfg.DATALOADER.REPEAT_THRESHOLD, cfg.DATALOADER.REPEAT_SQRT
     else:  # LazyConfig
@@ -193,9 +193,8 @@ def detectron2_source(args):
                            settings={k: node[k] for k in SOLVE_KEYS if k in node})
             num_classes = node.get("num_classes", num_classes)
     labels = labels_from_dataset_dicts(dicts, num_classes)
-    classes = MetadataCatalog.get(names[0]).get("thing_classes", None) if names else None
-    if classes is None or len(classes) != labels.shape[1]:
-        classes = [f"class {i}" for i in range(labels.shape[1])]
+    classes = (thing_classes(names, labels.shape[1])
+               or [f"class {i}" for i in range(labels.shape[1])])
     extra = [stochastic_repeat_scheme("d2_repeat_factor",
                                       image_repeat_factors(labels, threshold, root_sqrt))]
     return labels, list(classes), sampler, extra

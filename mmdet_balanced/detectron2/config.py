@@ -31,33 +31,56 @@ def add_balanced_config(cfg):
     return cfg
 
 
-def _num_classes(cfg) -> int:
+def num_classes_from_config(cfg) -> int:
+    """The model's number of classes (RetinaNet's head or the ROI heads)."""
     if cfg.MODEL.META_ARCHITECTURE == "RetinaNet":
         return cfg.MODEL.RETINANET.NUM_CLASSES
     return cfg.MODEL.ROI_HEADS.NUM_CLASSES
 
 
-def _class_names(cfg, num_classes):
-    names = MetadataCatalog.get(cfg.DATASETS.TRAIN[0]).get("thing_classes", None)
+def thing_classes(dataset_names, num_classes: int):
+    """The first dataset's ``thing_classes`` from ``MetadataCatalog`` if it names
+    ``num_classes`` classes, else None."""
+    if not dataset_names:
+        return None
+    names = MetadataCatalog.get(dataset_names[0]).get("thing_classes", None)
     return list(names) if names is not None and len(names) == num_classes else None
 
 
-def balanced_sampler_from_config(cfg, dataset_dicts) -> BalancedTrainingSampler:
-    """The ``BalancedTrainingSampler`` that ``cfg.DATALOADER.BALANCED`` describes."""
+def train_dataset_dicts(cfg) -> list:
+    """The training dataset dicts, as ``build_detection_train_loader`` builds them from ``cfg``
+    (``_train_loader_from_config``)."""
+    return get_detection_dataset_dicts(
+        cfg.DATASETS.TRAIN,
+        filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS,
+        min_keypoints=(cfg.MODEL.ROI_KEYPOINT_HEAD.MIN_KEYPOINTS_PER_IMAGE
+                       if cfg.MODEL.KEYPOINT_ON else 0),
+        proposal_files=cfg.DATASETS.PROPOSAL_FILES_TRAIN if cfg.MODEL.LOAD_PROPOSALS else None)
+
+
+def balanced_settings_from_config(cfg) -> dict:
+    """The QP and draw arguments of ``BalancedTrainingSampler`` that ``cfg.DATALOADER.BALANCED``
+    holds."""
     if "BALANCED" not in cfg.DATALOADER:
         raise KeyError(
             f'cfg.DATALOADER.SAMPLER_TRAIN = "{SAMPLER_NAME}" needs the balanced settings: call '
             "mmdet_balanced.detectron2.add_balanced_config(cfg) after get_cfg() and before "
             "merge_from_file (tools/train_detectron2.py does)")
     balanced = cfg.DATALOADER.BALANCED
-    num_classes = _num_classes(cfg)
+    return dict(alpha_factor=balanced.ALPHA_FACTOR, lam=balanced.LAM,
+                lam_scale=balanced.LAM_SCALE, objective=balanced.OBJECTIVE,
+                background_share=balanced.BACKGROUND_SHARE, maxmin_eps=balanced.MAXMIN_EPS,
+                solver=balanced.SOLVER, draw=balanced.DRAW, num_samples=balanced.NUM_SAMPLES)
+
+
+def balanced_sampler_from_config(cfg, dataset_dicts) -> BalancedTrainingSampler:
+    """The ``BalancedTrainingSampler`` that ``cfg.DATALOADER.BALANCED`` describes."""
+    settings = balanced_settings_from_config(cfg)
+    num_classes = num_classes_from_config(cfg)
     return BalancedTrainingSampler(
         dataset_dicts, num_classes=num_classes, seed=cfg.SEED if cfg.SEED >= 0 else None,
-        alpha_factor=balanced.ALPHA_FACTOR, lam=balanced.LAM, lam_scale=balanced.LAM_SCALE,
-        objective=balanced.OBJECTIVE, background_share=balanced.BACKGROUND_SHARE,
-        maxmin_eps=balanced.MAXMIN_EPS, solver=balanced.SOLVER, draw=balanced.DRAW,
-        num_samples=balanced.NUM_SAMPLES, class_names=_class_names(cfg, num_classes),
-        output_dir=cfg.OUTPUT_DIR)
+        class_names=thing_classes(cfg.DATASETS.TRAIN, num_classes), output_dir=cfg.OUTPUT_DIR,
+        **settings)
 
 
 def build_balanced_train_loader(cfg, mapper=None):
@@ -66,12 +89,7 @@ def build_balanced_train_loader(cfg, mapper=None):
     ``loader.balanced_sampler`` (``BalancedTrainer`` moves its stream on resume)."""
     if cfg.DATALOADER.SAMPLER_TRAIN != SAMPLER_NAME:
         return build_detection_train_loader(cfg, mapper=mapper)
-    dataset = get_detection_dataset_dicts(  # as _train_loader_from_config builds it
-        cfg.DATASETS.TRAIN,
-        filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS,
-        min_keypoints=(cfg.MODEL.ROI_KEYPOINT_HEAD.MIN_KEYPOINTS_PER_IMAGE
-                       if cfg.MODEL.KEYPOINT_ON else 0),
-        proposal_files=cfg.DATASETS.PROPOSAL_FILES_TRAIN if cfg.MODEL.LOAD_PROPOSALS else None)
+    dataset = train_dataset_dicts(cfg)
     sampler = balanced_sampler_from_config(cfg, dataset)
     loader = build_detection_train_loader(cfg, mapper=mapper, dataset=dataset, sampler=sampler)
     loader.balanced_sampler = sampler
