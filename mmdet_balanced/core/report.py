@@ -1,5 +1,6 @@
 """What a balanced sampler reports, in every framework: the class tables of its log, the
-starved-class warning and the per-run record (``sampling.json``)."""
+starved-class warning and the per-run record (``sampling.json``); :func:`report_solve` does
+all three, through the framework's logger."""
 import json
 import os
 
@@ -56,6 +57,23 @@ def starved_message(owner: str, class_names, info):
               else "raise lam (lam_scale) or alpha_factor to spread p further")
     return (f"{owner}: classes {names} are rarer than average but end BELOW their uniform "
             f"frequency: their images also hold frequent classes. {advice}.")
+
+
+def report_solve(owner: str, class_names, labels, p, info, draws: int, settings: dict,
+                 log_info, log_warning, record_dir=None, image_keys=None) -> str:
+    """Log the solve summary (:func:`solve_summary`) with ``log_info`` and the starved-class
+    warning, if any, with ``log_warning``; with a ``record_dir`` (rank 0's run folder) also
+    write ``sampling.json`` there. Returns the summary."""
+    summary = solve_summary(owner, class_names, labels, info, draws, settings)
+    log_info(summary)
+    warning = starved_message(owner, class_names, info)
+    if warning:
+        log_warning(warning)
+    if record_dir is not None:
+        path = write_sampling_record(record_dir, owner, settings, class_names, image_keys, p,
+                                     info)
+        log_info(f"{owner}: per-image probabilities and class frequencies written to {path}")
+    return summary
 
 
 #: The per-run record every integration writes beside its logs.

@@ -39,6 +39,18 @@ def check_probabilities(probabilities) -> np.ndarray:
     return p if abs(total - 1.0) <= 1e-12 else p / total
 
 
+def share_from_rank0(probabilities: np.ndarray) -> np.ndarray:
+    """Rank 0's vector on every rank of torch.distributed's default group (the one MMEngine,
+    Detectron2 and Ultralytics initialise), unchanged without one. Every rank solves for
+    itself; the draws must not depend on the last bit a rank's BLAS left."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()
+            and torch.distributed.get_world_size() > 1):
+        return probabilities
+    shared = [probabilities]
+    torch.distributed.broadcast_object_list(shared, src=0)
+    return shared[0]
+
+
 def check_draw(draw) -> str:
     if draw not in DRAWS:
         raise ValueError(f"draw={draw!r} is not one of {DRAWS}: 'systematic' (default; each "

@@ -13,8 +13,8 @@ from typing import Optional
 from detectron2.utils import comm
 
 from ..core.qp import solve_balanced_qp
-from ..core.report import solve_summary, starved_message, write_sampling_record
-from ..core.sampler import InfiniteProbabilitySampler, check_draw
+from ..core.report import report_solve
+from ..core.sampler import InfiniteProbabilitySampler, check_draw, share_from_rank0
 from .labels import labels_from_dataset_dicts
 
 #: Detectron2's loggers are configured under "detectron2" (``setup_logger``); this one is below.
@@ -60,20 +60,13 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
                         objective=objective, background_share=background_share,
                         maxmin_eps=maxmin_eps)
         p, self.solve_info = solve_balanced_qp(labels, return_info=True, **settings)
-        if comm.get_world_size() > 1:  # bit-identical on every rank, whatever its BLAS did
-            p = comm.all_gather(p)[0]
+        p = share_from_rank0(p)
         super().__init__(p, num_samples=num_samples,
                          seed=comm.shared_random_seed() if seed is None else int(seed),
                          rank=comm.get_rank(), world_size=comm.get_world_size(), draw=draw)
         self.class_names = list(class_names)
-        logger.info(solve_summary(owner, self.class_names, labels, self.solve_info,
-                                  self.epoch_size, dict(settings, draw=draw)))
-        warning = starved_message(owner, self.class_names, self.solve_info)
-        if warning:
-            logger.warning(warning)
-        if output_dir and comm.is_main_process():
-            keys = [dataset_dicts[i].get("file_name", i) for i in range(len(dataset_dicts))]
-            path = write_sampling_record(output_dir, owner, dict(settings, draw=draw),
-                                         self.class_names, keys, p, self.solve_info)
-            logger.info(f"{owner}: per-image probabilities and class frequencies written to "
-                        f"{path}")
+        record_dir = output_dir if output_dir and comm.is_main_process() else None
+        keys = ([dataset_dicts[i].get("file_name", i) for i in range(len(dataset_dicts))]
+                if record_dir else None)
+        report_solve(owner, self.class_names, labels, p, self.solve_info, self.epoch_size,
+                     dict(settings, draw=draw), logger.info, logger.warning, record_dir, keys)

@@ -13,17 +13,16 @@ from typing import Optional
 
 import numpy as np
 
-from mmengine.dist import broadcast_object_list, get_dist_info, sync_random_seed
+from mmengine.dist import get_dist_info, sync_random_seed
 from mmengine.logging import MMLogger, print_log
 
 from mmdet.registry import DATA_SAMPLERS
 
 from .labels import dataset_classes, label_matrix, read_annotations
 from ..core.qp import solve_balanced_qp
-from ..core.report import (format_frequency_table, solve_summary, starved_message,
-                           write_sampling_record)
+from ..core.report import format_frequency_table, report_solve
 from ..core.sampler import (InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler,
-                            check_draw)
+                            check_draw, share_from_rank0)
 
 
 def _log_frequencies(owner, dataset, labels, columns, header):
@@ -54,22 +53,11 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
             "metainfo['classes'] matches the category names in ann_file, or use "
             "DefaultSampler.")
     p, info = solve_balanced_qp(labels, return_info=True, **solve_kwargs)
-    rank, world_size = get_dist_info()
-    if world_size > 1:  # bit-identical on every rank, whatever each rank's BLAS did
-        shared = [p]
-        broadcast_object_list(shared, src=0)
-        p = shared[0]
-    classes = dataset_classes(dataset)
-    print_log(solve_summary(owner, classes, labels, info, num_samples or len(p), solve_kwargs),
-              logger="current")
-    if record_dir is not None:
-        record_path = write_sampling_record(record_dir, owner, solve_kwargs, classes,
-                                            image_keys, p, info)
-        print_log(f"{owner}: per-image probabilities and class frequencies written to "
-                  f"{record_path}", logger="current")
-    warning = starved_message(owner, classes, info)
-    if warning:
-        print_log(warning, logger="current", level=logging.WARNING)
+    p = share_from_rank0(p)
+    report_solve(owner, dataset_classes(dataset), labels, p, info, num_samples or len(p),
+                 solve_kwargs, lambda text: print_log(text, logger="current"),
+                 lambda text: print_log(text, logger="current", level=logging.WARNING),
+                 record_dir, image_keys)
     return p, info
 
 

@@ -18,8 +18,8 @@ from ultralytics.utils import LOGGER, RANK
 from ultralytics.utils.torch_utils import torch_distributed_zero_first
 
 from ..core.qp import solve_balanced_qp
-from ..core.report import solve_summary, starved_message, write_sampling_record
-from ..core.sampler import check_draw
+from ..core.report import report_solve
+from ..core.sampler import check_draw, share_from_rank0
 from .labels import labels_from_yolo_dataset
 from .sampler import YOLOBalancedSampler
 
@@ -68,14 +68,14 @@ class BalancedDetectionTrainer(DetectionTrainer):
         generator = torch.Generator()
         generator.manual_seed(6148914691236517205 + RANK + self.args.seed)
         return InfiniteDataLoader(
-            dataset=dataset, batch_size=sampler.batch_size, shuffle=False, num_workers=workers, sampler=sampler,
-            prefetch_factor=4 if workers > 0 else None, pin_memory=cuda,
+            dataset=dataset, batch_size=sampler.batch_size, shuffle=False, num_workers=workers,
+            sampler=sampler, prefetch_factor=4 if workers > 0 else None, pin_memory=cuda,
             collate_fn=getattr(dataset, "collate_fn", None), worker_init_fn=seed_worker,
             generator=generator, drop_last=False)
 
     def balanced_probabilities(self, dataset):
         """Solve the QP on the dataset's labels (every rank solves; rank 0's vector is
-        broadcast), log the class table and write it with ``sampling.json`` to save_dir."""
+        shared), log the class table and write it with ``sampling.json`` to save_dir."""
         owner = type(self).__name__
         settings = {k: v for k, v in self.balanced_settings.items() if k != "draw"}
         names = [self.data["names"][i] for i in range(len(self.data["names"]))]
@@ -84,22 +84,15 @@ class BalancedDetectionTrainer(DetectionTrainer):
             raise ValueError(f"{owner}: no training image has a box, so there is nothing to "
                              "balance; check data.yaml's train split")
         p, self.solve_info = solve_balanced_qp(labels, return_info=True, **settings)
-        if torch.distributed.is_available() and torch.distributed.is_initialized():
-            shared = [p]
-            torch.distributed.broadcast_object_list(shared, src=0)
-            p = shared[0]
-        summary = solve_summary(owner, names, labels, self.solve_info, len(p),
-                                self.balanced_settings)
-        LOGGER.info(summary)
-        warning = starved_message(owner, names, self.solve_info)
-        if warning:
-            LOGGER.warning(warning)
-        if RANK in {-1, 0}:
-            os.makedirs(self.save_dir, exist_ok=True)
+        p = share_from_rank0(p)
+        main = RANK in {-1, 0}
+        summary = report_solve(owner, names, labels, p, self.solve_info, len(p),
+                               self.balanced_settings, LOGGER.info, LOGGER.warning,
+                               str(self.save_dir) if main else None,
+                               dataset.im_files if main else None)
+        if main:
             with open(os.path.join(self.save_dir, TABLE_FILE), "w") as handle:
                 handle.write(summary + "\n")
-            write_sampling_record(self.save_dir, owner, self.balanced_settings, names,
-                                  dataset.im_files, p, self.solve_info)
         return p
 
 
