@@ -2,7 +2,7 @@ from setuptools import find_packages, setup
 
 setup(
     name="mmdet_balanced",
-    version="0.2.0",
+    version="0.3.0",
     description="Balanced QP sampling (Olivier & Raynaud) for MMDetection 3.x, Detectron2 and Ultralytics YOLO",
     packages=find_packages(include=["mmdet_balanced", "mmdet_balanced.*"]),
     python_requires=">=3.8",

@@ -15,7 +15,7 @@ from .core.qp import (SolveInfo, balanced_objective, class_frequencies, kkt_resi
 from .core.sampler import InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler
 from .mmdetection.labels import label_matrix
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["solve_balanced_qp", "label_matrix", "balanced_objective", "class_frequencies", "kkt_residual",
            "SolveInfo", "ProbabilitySampler", "InfiniteProbabilitySampler", "RepeatSampler"]
 
@@ -23,4 +23,4 @@ if importlib.util.find_spec("mmdet") is not None:
     from .mmdetection import register_all_modules
     globals().update(register_all_modules())
     __all__ += ["BalancedQPSampler", "InfiniteBalancedQPSampler", "OversamplingSampler",
-                "ClassAPMetric", "BalancedMultiImageMixDataset"]
+                "ClassAPMetric", "BalancedMultiImageMixDataset", "ImagesSeenHook"]

@@ -82,3 +82,23 @@ def test_analyze_sampling_tool_end_to_end(demo_root, tmp_path):
     assert uniform_point["max_min_ratio"] == pytest.approx(by_name["uniform"]["max_min_ratio"])
     for name in ("class_draws.png", "sweep_heatmaps.png", "summary.csv", "class_draws.csv"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_analyze_sampling_counts_distinct_images_of_a_repeated_dataset(demo_root, tmp_path):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, "configs", "fetal_demo",
+                                   "yolov3_mobilenetv2_fetal-demo_balanced.py"))
+    cfg.train_dataloader.dataset.data_root = demo_root + "/"
+    cfg.train_dataloader.dataset = dict(type="RepeatDataset", times=10,
+                                        dataset=cfg.train_dataloader.dataset)
+    config = str(tmp_path / "repeated.py")
+    cfg.dump(config)
+    result = subprocess.run(
+        [sys.executable, osp.join(ROOT, "tools", "analyze_sampling.py"), config,
+         "--out-dir", str(tmp_path / "out")], check=True, cwd=ROOT, capture_output=True,
+        text=True)
+    assert "RepeatDataset) has 1200 indices for 120 distinct images" in result.stdout
+    summary = json.load(open(tmp_path / "out" / "summary.json"))
+    assert summary["num_images"] == 120
+    by_name = {s["sampler"]: s for s in summary["samplers"]}
+    assert by_name["uniform"]["coverage"] == 1.0  # every distinct image, not a tenth of them

@@ -296,3 +296,45 @@ def test_analyze_sampling_reads_detectron2_configs_and_datasets(source, data_roo
     np.testing.assert_allclose(rows["d2_repeat_factor"]["class_draws"],
                                labels.T @ repeats, rtol=1e-9)
     assert rows["d2_repeat_factor"]["draw"] == "stochastic_round"
+
+
+def test_model_zoo_config_trains_with_the_readme_keys_and_register_file(data_root, tmp_path):
+    """A user's first try: Detectron2's own model-zoo Faster R-CNN R-50 FPN, the README's keys
+    (sampler, lam_scale, CPU, from-scratch BN), datasets registered by a .py file given as a
+    path (no PYTHONPATH), run from another directory."""
+    import subprocess
+    from detectron2 import model_zoo
+    register = tmp_path / "my_datasets.py"
+    register.write_text(
+        "from detectron2.data.datasets import register_coco_instances\n"
+        f"register_coco_instances('my_train', {{}}, {osp.join(data_root, 'train.json')!r}, "
+        f"{osp.join(data_root, 'images')!r})\n")
+    out = tmp_path / "out"
+    command = [sys.executable, osp.join(ROOT, "tools", "train_detectron2.py"),
+               "--register", str(register), "--config-file",
+               model_zoo.get_config_file("COCO-Detection/faster_rcnn_R_50_FPN_1x.yaml"),
+               "DATALOADER.SAMPLER_TRAIN", "BalancedQPSampler",
+               "DATALOADER.BALANCED.LAM_SCALE", "0.404",
+               "DATASETS.TRAIN", "('my_train',)", "DATASETS.TEST", "()",
+               "MODEL.ROI_HEADS.NUM_CLASSES", str(NUM_CLASSES), "MODEL.DEVICE", "cpu",
+               "MODEL.WEIGHTS", "", "MODEL.RESNETS.NORM", "BN",
+               "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "64",
+               "SOLVER.IMS_PER_BATCH", "2", "SOLVER.MAX_ITER", "2", "SOLVER.WARMUP_ITERS", "0",
+               "SOLVER.STEPS", "()", "DATALOADER.NUM_WORKERS", "0", "OUTPUT_DIR", str(out)]
+    result = subprocess.run(command, cwd=str(tmp_path.parent), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.load(open(out / "sampling.json"))
+    assert record["lam_source"] == "lam_scale"
+    assert record["lam"] == pytest.approx(0.404 * record["num_images"])
+
+
+def test_register_takes_a_module_name_from_the_current_directory(tmp_path, monkeypatch):
+    from mmdet_balanced.detectron2.datasets import import_registration
+    (tmp_path / "my_registrations.py").write_text("REGISTERED = 'yes'\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    assert import_registration("my_registrations").REGISTERED == "yes"
+    with pytest.raises(ModuleNotFoundError, match=r"--register my_registratons: no module"):
+        import_registration("my_registratons")
+    with pytest.raises(FileNotFoundError, match=r"--register missing.py: no such file"):
+        import_registration("missing.py")

@@ -77,4 +77,4 @@ def test_facemask_config_trains_on_a_tiny_stand_in(config, facemask_like, tmp_pa
     runner.train()
     assert runner.epoch == 1 and runner.iter > 0
     log = open(osp.join(runner.log_dir, f"{osp.basename(runner.log_dir)}.log")).read()
-    assert "mask_weared_incorrect" in log and "balanced/AP@0.2/mask_weared_incorrect" in log
+    assert "mask_weared_incorrect" in log and "class_ap/AP@0.2/mask_weared_incorrect" in log

@@ -76,10 +76,10 @@ def test_class_ap_metric_reports_every_class_at_each_threshold():
                                     labels=torch.tensor([0]), scores=torch.tensor([0.9]))
     metric.process({}, [perfect, missed])
     result = metric.evaluate(2)
-    assert result["balanced/AP@0.2/a"] == pytest.approx(1.0)
-    assert result["balanced/AP@0.4/b"] == pytest.approx(0.5)  # found in 1 image of 2
-    assert "balanced/AP@0.2/c" not in result  # no ground truth: not reported
-    assert result["balanced/mAP@0.2"] == pytest.approx(0.75)
+    assert result["class_ap/AP@0.2/a"] == pytest.approx(1.0)
+    assert result["class_ap/AP@0.4/b"] == pytest.approx(0.5)  # found in 1 image of 2
+    assert "class_ap/AP@0.2/c" not in result  # no ground truth: not reported
+    assert result["class_ap/mAP@0.2"] == pytest.approx(0.75)
     with pytest.raises(ValueError, match="iou_thrs"):
         ClassAPMetric(iou_thrs=[1.5])
 
@@ -127,7 +127,7 @@ def test_train_repeats_writes_seeded_runs_and_skips_finished_ones(repeated_runs)
     work_dir = repeated_runs["balanced"]
     records = [json.load(open(work_dir / f"run_{k:02d}" / "test_metrics.json")) for k in (0, 1)]
     assert [r["seed"] for r in records] == [0, 1]
-    assert "balanced/AP@0.2/heart" in records[0]["metrics"]
+    assert "class_ap/AP@0.2/heart" in records[0]["metrics"]
     before = (work_dir / "run_00" / "test_metrics.json").stat().st_mtime_ns
     out = subprocess.run([sys.executable, osp.join(ROOT, "tools", "train_repeats.py"),
                           "configs/fetal_demo/yolov3_mobilenetv2_fetal-demo_balanced.py",
@@ -150,7 +150,7 @@ def test_compare_runs_statistics_equal_numpy_and_scipy(repeated_runs, tmp_path):
     rows = {row["metric"]: row for row in csv.DictReader(io.StringIO(result.stdout))}
     values = {m: [json.load(open(repeated_runs[m] / f"run_{k:02d}" / "test_metrics.json"))
                   ["metrics"] for k in (0, 1)] for m in ("uniform", "balanced")}
-    for metric in ("balanced/mAP@0.2", "balanced/AP@0.4/head"):
+    for metric in ("class_ap/mAP@0.2", "class_ap/AP@0.4/head"):
         for group in ("uniform", "balanced"):
             numbers = np.array([run[metric] for run in values[group]])
             assert float(rows[metric][f"{group} mean"]) == pytest.approx(numbers.mean())
@@ -204,7 +204,7 @@ def test_compare_runs_markdown_names_every_test(repeated_runs, tmp_path):
          "--group", f"balanced={repeated_runs['balanced']}", "--baseline", "uniform",
          "--metrics", "mAP", "--format", "markdown"],
         check=True, cwd=ROOT, capture_output=True, text=True)
-    assert "| balanced/mAP@0.2 | balanced vs uniform |" in result.stdout
+    assert "| class_ap/mAP@0.2 | balanced vs uniform |" in result.stdout
     assert "KS p (Holm)" in result.stdout and "MW p (Holm)" in result.stdout
 
 

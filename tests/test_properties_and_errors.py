@@ -96,7 +96,7 @@ def test_dataset_without_any_box_stops_the_sampler(data_root):
 @pytest.mark.parametrize("option, value, error, message", [
     ("alpha_factor", 2.0, ValueError, "alpha_factor=2.0 is out of range"),
     ("alpha_factor", "0.5", TypeError, "alpha_factor must be a real number"),
-    ("lam", None, TypeError, "lam must be a real number"),
+    ("lam", "500", TypeError, "lam must be a real number"),
     ("objective", "minmax", ValueError, "objective='minmax' is not one of"),
     ("num_samples", 0, ValueError, "num_samples must be a positive int"),
 ])

@@ -34,14 +34,13 @@ import numpy as np
 from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
-from mmdet_balanced import label_matrix
 from mmdet_balanced.study.analysis import (balanced_scheme, class_aware_scheme,
                                            image_repeat_factors, repeat_factor_repeats,
                                            repeat_scheme, simulate_epochs,
                                            stochastic_repeat_scheme, summarize_scheme, sweep,
                                            uniform_scheme)
 from mmdet_balanced.study.demo_data import FETAL_CLASSES, HIERARCHY
-from mmdet_balanced.mmdetection.labels import dataset_classes
+from mmdet_balanced.mmdetection.labels import dataset_classes, distinct_label_matrix
 from mmdet_balanced.mmdetection.samplers import oversampling_repeats
 
 BALANCED_TYPES = ("BalancedQPSampler", "InfiniteBalancedQPSampler")
@@ -97,7 +96,12 @@ def mmdet_source(args):
                    num_samples=sampler_cfg.get("num_samples"),
                    factors=(dict(sampler_cfg["factors"])
                             if sampler_cfg.get("type") == "OversamplingSampler" else None))
-    return label_matrix(dataset), list(dataset_classes(dataset)), sampler, []
+    labels = distinct_label_matrix(dataset)
+    if len(dataset) != labels.shape[0]:  # RepeatDataset / ClassBalancedDataset copies
+        print(f"note: the training dataset ({type(dataset).__name__}) has {len(dataset)} "
+              f"indices for {labels.shape[0]} distinct images; the tables count distinct "
+              "images (an epoch of the wrapper is several passes over them)")
+    return labels, list(dataset_classes(dataset)), sampler, []
 
 
 def is_ultralytics_source(path):
@@ -144,15 +148,14 @@ def is_detectron2_source(path):
 def detectron2_source(args):
     """Labels, class names and sampler settings of a Detectron2 yacs config, LazyConfig or
     registered dataset name; with Detectron2's repeat-factor rule as an extra scheme."""
-    import importlib
     from detectron2.data import get_detection_dataset_dicts
     from mmdet_balanced.detectron2 import SAMPLER_NAME, labels_from_dataset_dicts
     from mmdet_balanced.detectron2.config import (balanced_settings_from_config,
                                                   num_classes_from_config, thing_classes,
                                                   train_dataset_dicts)
-    from mmdet_balanced.detectron2.datasets import register_fetal_demo
+    from mmdet_balanced.detectron2.datasets import import_registration, register_fetal_demo
     for module in args.register or []:
-        importlib.import_module(module)
+        import_registration(module)
     register_fetal_demo()
     options = args.cfg_options or {}
     sampler = dict(balanced=False, settings={}, draw="systematic", num_samples=None,

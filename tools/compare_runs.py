@@ -27,7 +27,7 @@ import math
 import re
 import sys
 
-from mmdet_balanced.study.compare import load_group, summarize
+from mmdet_balanced.study.compare import load_group, plot_ecdfs, summarize
 
 
 def parse_args(argv=None):
@@ -150,32 +150,6 @@ def render(header, rows, fmt):
     lines += ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in
                         enumerate(zip(r, widths))) for r in text_rows]
     return "\n".join(lines) + "\n"
-
-
-def plot_ecdfs(groups, metrics, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    columns = min(4, len(metrics))
-    rows = math.ceil(len(metrics) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
-    for axis, metric in zip(axes.flat, metrics):
-        for group in groups:
-            values = np.sort([v[metric] for v in group.runs.values() if metric in v])
-            if values.size:
-                axis.step(np.concatenate([[values[0]], values]),
-                          np.arange(values.size + 1) / values.size, where="post",
-                          label=f"{group.name} (n={values.size})")
-        axis.set_title(metric, fontsize=9)
-        axis.set_ylim(0, 1.05)
-        axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(metrics):]:
-        axis.axis("off")
-    axes.flat[0].legend(fontsize=8)
-    figure.suptitle("ECDF of the per-run values")
-    figure.tight_layout(rect=(0, 0, 1, 0.97))
-    figure.savefig(path, dpi=110)
 
 
 def main(argv=None):

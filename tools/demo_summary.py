@@ -45,15 +45,15 @@ def main(argv=None):
     uniform_draws = [u * n for u in record["uniform_class_frequencies"]]
     mean_uniform = sum(uniform_draws) / len(uniform_draws)
     for name, u, b in zip(record["classes"], uniform_draws, record["class_frequencies"]):
-        ap2 = metrics.get(f"balanced/AP@0.2/{name}", float("nan"))
-        ap4 = metrics.get(f"balanced/AP@0.4/{name}", float("nan"))
+        ap2 = metrics.get(f"class_ap/AP@0.2/{name}", float("nan"))
+        ap4 = metrics.get(f"class_ap/AP@0.4/{name}", float("nan"))
         print(f"      {name:<16}{u:>21.1f}{b * n:>10.1f}{ap2:>9.3f}{ap4:>9.3f}")
         if u < mean_uniform and not ap2 > 0.01:
             rare_zero.append(name)
     print(f"      {'max/min':<16}{max(uniform_draws) / min(uniform_draws):>21.2f}"
           f"{record['max_min_ratio']:>10.2f}"
-          f"{metrics.get('balanced/mAP@0.2', float('nan')):>9.3f}"
-          f"{metrics.get('balanced/mAP@0.4', float('nan')):>9.3f}   (last row: mAP)")
+          f"{metrics.get('class_ap/mAP@0.2', float('nan')):>9.3f}"
+          f"{metrics.get('class_ap/mAP@0.4', float('nan')):>9.3f}   (last row: mAP)")
     if rare_zero:
         print(f"      Rare classes still near AP 0 ({', '.join(rare_zero)}): one short run of a "
               f"tiny model{f' ({args.epochs} epochs)' if args.epochs else ''} says nothing "

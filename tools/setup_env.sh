@@ -14,6 +14,10 @@
 # never reuse a wheel built against another torch.
 # Your own torch (e.g. a CUDA build matching your driver): install it first and set
 # MMDET_BALANCED_TORCH=skip.
+# Versions: every package is installed at the version of the tested .venv (constraints.txt, pip
+# constraints); MMDET_BALANCED_UNPINNED=1 takes the latest versions the ranges allow instead.
+# With MMDET_BALANCED_TORCH=skip or on aarch64, torch, torchvision, triton and the nvidia-*
+# CUDA libraries are left out of the constraints (your torch stays).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -21,7 +25,8 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null || PYTHON=python3
 STAMP=.venv/.mmdet_balanced_setup_done
 
-if [ -f "$STAMP" ] && [ "$STAMP" -nt setup.py ] && [ "$STAMP" -nt tools/setup_env.sh ]; then
+if [ -f "$STAMP" ] && [ "$STAMP" -nt setup.py ] && [ "$STAMP" -nt tools/setup_env.sh ] \
+   && [ "$STAMP" -nt constraints.txt ]; then
   exit 0  # already set up and nothing changed since
 fi
 say() { echo "[setup $(date +%H:%M:%S)] $*" >&2; }
@@ -30,6 +35,17 @@ say() { echo "[setup $(date +%H:%M:%S)] $*" >&2; }
 PY=.venv/bin/python
 PIP="$PY -m pip"
 $PIP install -q --upgrade pip "setuptools<70" wheel
+# pip constraints: the tested versions (constraints.txt), or none with MMDET_BALANCED_UNPINNED=1
+PINS=()
+if [ "${MMDET_BALANCED_UNPINNED:-0}" != 1 ]; then
+  PINS=(-c constraints.txt)
+  if [ "${MMDET_BALANCED_TORCH:-default}" = skip ] || [ "$(uname -m)" != x86_64 ]; then
+    grep -v -E '^(torch|torchvision|triton|nvidia-[a-z0-9-]+|cuda-[a-z0-9-]+)==' constraints.txt \
+      > .venv/constraints-without-torch.txt
+    PINS=(-c .venv/constraints-without-torch.txt)
+  fi
+  say "installing the tested versions (constraints.txt; MMDET_BALANCED_UNPINNED=1 for the latest)"
+fi
 
 if [ "${MMDET_BALANCED_TORCH:-default}" != skip ]; then
   case "$(uname -m)" in
@@ -38,7 +54,7 @@ if [ "${MMDET_BALANCED_TORCH:-default}" != skip ]; then
   esac
   say "installing $TORCH_SPEC"
   # shellcheck disable=SC2086
-  $PIP install -q $TORCH_SPEC
+  $PIP install -q "${PINS[@]}" $TORCH_SPEC
 fi
 TORCH_VERSION=$($PY -c "import torch; print(torch.__version__)")
 WHEELS=${MMDET_BALANCED_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/mmdet_balanced/wheels}/torch-$TORCH_VERSION
@@ -46,7 +62,7 @@ mkdir -p "$WHEELS"
 
 # numpy 1.x and OpenCV 4.x: the versions MMCV 2.1 / MMDetection 3.3 were released against.
 # setuptools<70: mmcv's setup.py needs pkg_resources (torch asks for >=77; harmless here).
-$PIP install -q "numpy<2" scipy "cvxopt>=1.3" clarabel "highspy>=1.16" threadpoolctl matplotlib pycocotools \
+$PIP install -q "${PINS[@]}" "numpy<2" scipy "cvxopt>=1.3" clarabel "highspy>=1.16" threadpoolctl matplotlib pycocotools \
   "opencv-python<4.11" "opencv-python-headless<4.11" "mmengine==0.10.7" "setuptools<70" \
   pytest hypothesis osqp quadprog
 
@@ -84,16 +100,16 @@ build_detectron2() {
   mkdir -p "$WHEELS/detectron2-tools" && cp "$src"/tools/*.py "$WHEELS/detectron2-tools/"
   rm -rf "$tmp"
 }
-$PIP install -q addict pyyaml yapf termcolor rich  # mmcv's run-time dependencies
+$PIP install -q "${PINS[@]}" addict pyyaml yapf termcolor rich  # mmcv's run-time dependencies
 install_built mmcv "import mmcv.ops" build_mmcv
 say "installing mmdet and Detectron2's dependencies"
-$PIP install -q "mmdet==3.3.0"
+$PIP install -q "${PINS[@]}" "mmdet==3.3.0"
 # After the mmcv build (setuptools<70): what torch asks for (>=77) and what Detectron2 needs at
 # run time (pkg_resources, gone in 81). Asked for here, so later installs do not move it.
 $PIP install -q "setuptools>=77,<81"
 # Detectron2's run-time dependencies (its setup.py's list, minus black); setuptools<81 for
 # pkg_resources in detectron2.model_zoo.
-$PIP install -q "fvcore>=0.1.5,<0.1.6" "iopath>=0.1.7,<0.1.10" "omegaconf>=2.1,<2.4" \
+$PIP install -q "${PINS[@]}" "fvcore>=0.1.5,<0.1.6" "iopath>=0.1.7,<0.1.10" "omegaconf>=2.1,<2.4" \
   "hydra-core>=1.1" yacs tabulate cloudpickle tqdm tensorboard termcolor packaging
 install_built detectron2 "from detectron2 import _C" build_detectron2
 # Detectron2's own scripts (tools/lazyconfig_train_net.py, train_net.py), which its wheel lacks:
@@ -109,7 +125,7 @@ if [ ! -f "$D2_TOOLS/lazyconfig_train_net.py" ]; then
 fi
 # Ultralytics YOLO (AGPL-3.0; an optional extra of this package for users).
 say "installing ultralytics"
-$PIP install -q "ultralytics==8.4.190" "numpy<2" "opencv-python<4.11"
+$PIP install -q "${PINS[@]}" "ultralytics==8.4.190" "numpy<2" "opencv-python<4.11"
 $PIP install -q --no-build-isolation --no-deps -e .
 touch "$STAMP"
 say ".venv ready (torch $TORCH_VERSION)"

@@ -11,7 +11,6 @@ The same arguments (``--config-file``, ``--num-gpus``, ``--num-machines``, ``--r
 Register your datasets before training (e.g. ``register_coco_instances`` in a module imported
 with ``--register MODULE``, or a builtin name such as ``coco_2017_train``).
 """
-import importlib
 import logging
 import os
 import sys
@@ -25,7 +24,7 @@ from detectron2.evaluation import (COCOEvaluator, DatasetEvaluators, LVISEvaluat
                                    PascalVOCDetectionEvaluator, verify_results)
 
 from mmdet_balanced.detectron2 import BalancedTrainer, add_balanced_config
-from mmdet_balanced.detectron2.datasets import register_fetal_demo
+from mmdet_balanced.detectron2.datasets import import_registration, register_fetal_demo
 
 
 class Trainer(BalancedTrainer):
@@ -44,7 +43,7 @@ class Trainer(BalancedTrainer):
 
 def setup(args):
     for module in args.register or []:  # registers the user's datasets in every process
-        importlib.import_module(module)
+        import_registration(module)
     register_fetal_demo()  # fetal_demo_train / _val, when tools/make_demo_data.py has run
     cfg = add_balanced_config(get_cfg())
     cfg.merge_from_file(args.config_file)
@@ -71,8 +70,9 @@ def main(args):
 
 def parser():
     result = default_argument_parser()
-    result.add_argument("--register", action="append", metavar="MODULE",
-                        help="import MODULE first (it registers datasets in DatasetCatalog); "
+    result.add_argument("--register", action="append", metavar="MODULE_OR_FILE",
+                        help="import a module (from the current directory) or a .py file "
+                             "first (it registers datasets in DatasetCatalog); "
                              "repeatable")
     return result
 

@@ -29,7 +29,7 @@ train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     # The one entry that turns balanced sampling on (paper: alpha = 0.5/N, lambda = 500).
-    sampler=dict(type="BalancedQPSampler", alpha_factor=0.5, lam=500.0),
+    sampler=dict(type="BalancedQPSampler", alpha_factor=0.5),  # lam: the paper's 500
     batch_sampler=dict(type="AspectRatioBatchSampler"),
     dataset=dict(
         type=dataset_type,

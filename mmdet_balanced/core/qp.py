@@ -24,6 +24,8 @@ SOLVERS = ("auto", "newton", "cvxopt")
 OBJECTIVES = ("paper", "maxmin")
 #: The paper's lam = 500 at N = 1237, as a scale-free ``lam_scale`` (lam = lam_scale * N).
 PAPER_LAM_SCALE = 500.0 / 1237.0
+#: The paper's lam, used when neither ``lam`` nor ``lam_scale`` is set.
+PAPER_LAM = 500.0
 #: ``lam = 0`` is solved as the limit lam -> 0+, at this multiple of N * C (the balance term's
 #: curvature scale): its objective is then within ~1e-9 of the minimum.
 ZERO_LAM_SCALE = 1e-8
@@ -48,6 +50,34 @@ class SolveInfo:
     starved_classes: list = field(default_factory=list)  # rarer than average under uniform
     #                                       sampling, yet below their uniform frequency here
     worst_class_bound: float = None       # objective="maxmin": the LP's max-min frequency t*
+    lam: float = None                     # the lam solved with (from lam, lam_scale or default)
+    lam_source: str = "lam"               # "lam", "lam_scale" or "default" (the paper's 500)
+
+    def lam_text(self, num_images: int) -> str:
+        """The lambda used and where it came from, e.g. ``lam=275.6 (lam_scale=0.4042 x N=682)``."""
+        if self.lam_source == "lam_scale":
+            return f"lam={self.lam:.6g} (lam_scale={self.lam / num_images:.6g} x N={num_images})"
+        if self.lam_source == "default":
+            return f"lam={self.lam:.6g} (the paper's default; neither lam nor lam_scale set)"
+        return f"lam={self.lam:.6g} (set as lam)"
+
+
+def resolve_lam(lam, lam_scale, num_images: int):
+    """The lambda to solve with and its source: ``lam`` as given, ``lam_scale * N``, or the
+    paper's 500 when neither is set. Setting both is an error: one would be silently unused."""
+    if lam is not None and lam_scale is not None:
+        raise ValueError(f"lam={lam!r} and lam_scale={lam_scale!r} are both set, but only one "
+                         "can be used: keep lam_scale (scale-free, lam = lam_scale * N) or lam "
+                         "(absolute), and remove the other (in a config that inherits one of them from its base, "
+                         "set it to None or replace the sampler dict with _delete_=True).")
+    if lam_scale is not None:
+        scale = _check_real("lam_scale", lam_scale, 0.0, np.inf,
+                            "it must be finite and >= 0 (the paper's is 500 / 1237 = 0.404)")
+        return scale * num_images, "lam_scale"
+    if lam is None:
+        return PAPER_LAM, "default"
+    return _check_real("lam", lam, 0.0, np.inf,
+                       "it must be finite and >= 0 (the paper uses 500 for N = 1237)"), "lam"
 
 
 def presence_from_columns(lengths, columns, num_classes: int) -> sp.csr_matrix:
@@ -178,17 +208,18 @@ def _resolve_background_share(background_share, num_background, num_images, alph
     return share
 
 
-def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
+def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
                       solver: str = "auto", return_info: bool = False, *,
                       lam_scale=None, objective: str = "paper", background_share=None,
-                      maxmin_eps: float = 1e-3):
+                      maxmin_eps: float = 1e-3, class_names=None):
     """Balanced sampling probabilities of Olivier & Raynaud.
 
     Args:
         labels: (N, C) presence matrix (array-like or scipy sparse); any nonzero is "present".
         alpha_factor: the floor ``p_i >= alpha_factor / N``, in [0, 1] (paper: 0.5). At 1 only
             the uniform vector is feasible.
-        lam: weight of ``lam/2 ||p||^2`` (paper: 500 for N = 1237), >= 0. ``lam = 0`` has many
+        lam: weight of ``lam/2 ||p||^2`` (paper: 500 for N = 1237, the value used when neither
+            ``lam`` nor ``lam_scale`` is set), >= 0. ``lam = 0`` has many
             minimisers; the returned one approximates the limit lam -> 0+ (the minimum-norm
             minimiser): it is solved at ``lam = 1e-8 * N * C``, far below the balance term's
             curvature, and its objective is within ~1e-9 of the minimum.
@@ -198,7 +229,8 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
         lam_scale: scale-free alternative to ``lam``: ``lam = lam_scale * N``. Replicating
             every image k times multiplies the lam that gives the same ``N p`` by k, so a
             ``lam_scale`` carries across dataset sizes; the paper's setting is
-            ``PAPER_LAM_SCALE = 500 / 1237``.
+            ``PAPER_LAM_SCALE = 500 / 1237``. Setting both ``lam`` and ``lam_scale`` is an
+            error; :class:`SolveInfo` reports the lambda used (``lam``, ``lam_source``).
         objective: ``"paper"`` (default) or ``"maxmin"``: first maximise the smallest class
             frequency (LP), then minimise the paper's objective keeping every class at
             ``>= (1 - maxmin_eps)`` times that optimum, so no rare class is starved.
@@ -206,6 +238,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
             uniform sampling): the total probability fixed for images with no (kept) class,
             spread evenly among them; the QP balances the labelled images with the rest.
         maxmin_eps: slack of the ``"maxmin"`` second stage, in [0, 1).
+        class_names: the C class names, used in warnings (default: class indices).
 
     Returns:
         ``p``, float64 of shape (N,), summing to 1; images with identical label rows get equal
@@ -223,18 +256,17 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
                              "it must lie in [0, 1) (1e-3 is a good default)")
     presence = presence_matrix(labels)
     num_images, num_classes = presence.shape
-    if lam_scale is not None:
-        lam = _check_real("lam_scale", lam_scale, 0.0, np.inf,
-                          "it must be finite and >= 0 (the paper's is 500 / 1237 = 0.404)")
-        lam *= num_images
-    lam = _check_real("lam", lam, 0.0, np.inf,
-                      "it must be finite and >= 0 (the paper uses 500 for N = 1237)")
+    lam, lam_source = resolve_lam(lam, lam_scale, num_images)
 
     images_per_class = np.asarray(presence.sum(axis=0)).ravel()
     kept = np.flatnonzero(images_per_class > 0)
     dropped = np.flatnonzero(images_per_class == 0).tolist()
+    if class_names is not None and len(class_names) != num_classes:
+        raise ValueError(f"class_names has {len(class_names)} names but labels has "
+                         f"{num_classes} columns; pass one name per class")
     if dropped:
-        warnings.warn(f"classes {dropped} appear in no image of labels and are left out of the "
+        named = dropped if class_names is None else [class_names[i] for i in dropped]
+        warnings.warn(f"classes {named} appear in no image of labels and are left out of the "
                       f"balance (their expected frequency is 0 whatever p is); remove them from "
                       f"the dataset's classes or check its annotations.", stacklevel=2)
     balanced = presence[:, kept] if dropped else presence
@@ -287,7 +319,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam: float = 500.0,
         dropped_classes=dropped,
         background_mass=float(p[background].sum()),
         starved_classes=kept[rare & (f_kept < uniform[kept] * (1 - 1e-9))].tolist(),
-        worst_class_bound=worst_bound)
+        worst_class_bound=worst_bound, lam=lam, lam_source=lam_source)
     return p, info
 
 

@@ -37,7 +37,8 @@ def format_frequency_table(class_names, columns: dict) -> str:
 def solve_summary(owner: str, class_names, labels, info, draws: int, settings: dict) -> str:
     """What a balanced sampler logs when it is built: the solve, the background mass and the
     expected draws per epoch containing each class, uniform vs balanced."""
-    text = ", ".join(f"{k}={v}" for k, v in settings.items())
+    shown = {k: v for k, v in settings.items() if k not in ("lam", "lam_scale")}
+    text = ", ".join([f"{k}={v}" for k, v in shown.items()] + _lam_texts(info, labels))
     table = format_frequency_table(class_names, {
         "uniform": info.uniform_class_frequencies * labels.shape[0],
         "balanced": info.class_frequencies * draws})
@@ -46,6 +47,11 @@ def solve_summary(owner: str, class_names, labels, info, draws: int, settings: d
             f"KKT residual {info.kkt_residual:.1e}, {info.seconds:.2f} s); background images "
             f"hold {info.background_mass:.1%} of the probability. Expected draws per epoch "
             f"containing each class:\n{table}")
+
+
+def _lam_texts(info, labels):
+    lam = getattr(info, "lam", None)
+    return [] if lam is None else [info.lam_text(labels.shape[0])]
 
 
 def starved_message(owner: str, class_names, info):
@@ -95,6 +101,7 @@ def sampling_record(owner: str, settings: dict, class_names, image_keys, p, info
     class frequencies and the solver report."""
     return dict(
         sampler=owner, settings=dict(settings),
+        lam=getattr(info, "lam", None), lam_source=getattr(info, "lam_source", None),
         num_images=len(p), classes=list(class_names), solver=info.solver,
         kkt_residual=info.kkt_residual, seconds=info.seconds,
         uniform_class_frequencies=info.uniform_class_frequencies.tolist(),

@@ -39,7 +39,7 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
     """
 
     def __init__(self, dataset_dicts, num_classes: Optional[int] = None,
-                 seed: Optional[int] = None, alpha_factor: float = 0.5, lam: float = 500.0,
+                 seed: Optional[int] = None, alpha_factor: float = 0.5, lam: Optional[float] = None,
                  lam_scale: Optional[float] = None, objective: str = "paper",
                  background_share=None, maxmin_eps: float = 1e-3, solver: str = "auto",
                  draw: str = "systematic", num_samples: Optional[int] = None,

@@ -63,22 +63,25 @@ def _base_per_image(dataset, read_info, read_index):
                     "BaseDetDataset, or pass a label matrix to solve_balanced_qp directly.")
 
 
-def per_image(dataset, read_info, read_index) -> list:
+def per_image(dataset, read_info, read_index, distinct: bool = False) -> list:
     """``read_info(data_info)`` for every image of ``dataset`` in index order, following
     ConcatDataset, RepeatDataset, ClassBalancedDataset and MultiImageMixDataset to the
-    datasets they wrap (``read_index(dataset, i)`` serves datasets with only get_cat_ids)."""
+    datasets they wrap (``read_index(dataset, i)`` serves datasets with only get_cat_ids).
+    ``distinct``: each image once, without the copies of RepeatDataset / ClassBalancedDataset."""
     if hasattr(dataset, "full_init"):
         dataset.full_init()  # lazily initialised datasets and wrappers; idempotent
     if hasattr(dataset, "datasets") and hasattr(dataset, "cumulative_sizes"):  # ConcatDataset
-        return [v for d in dataset.datasets for v in per_image(d, read_info, read_index)]
+        return [v for d in dataset.datasets
+                for v in per_image(d, read_info, read_index, distinct)]
     if hasattr(dataset, "times") and hasattr(dataset, "dataset"):  # RepeatDataset
-        return per_image(dataset.dataset, read_info, read_index) * dataset.times
+        inner = per_image(dataset.dataset, read_info, read_index, distinct)
+        return inner if distinct else inner * dataset.times
     if hasattr(dataset, "repeat_indices") and hasattr(dataset, "dataset"):  # ClassBalanced
-        inner = per_image(dataset.dataset, read_info, read_index)
-        return [inner[i] for i in dataset.repeat_indices]
+        inner = per_image(dataset.dataset, read_info, read_index, distinct)
+        return inner if distinct else [inner[i] for i in dataset.repeat_indices]
     if hasattr(dataset, "pipeline") and hasattr(dataset, "dataset") and not hasattr(
             dataset, "data_list"):  # MultiImageMixDataset: same indexing as its dataset
-        return per_image(dataset.dataset, read_info, read_index)
+        return per_image(dataset.dataset, read_info, read_index, distinct)
     return _base_per_image(dataset, read_info, read_index)
 
 
@@ -108,6 +111,15 @@ def read_annotations(dataset, with_image_keys: bool = False):
 def label_matrix(dataset) -> sp.csr_matrix:
     """(N, C) 0/1 CSR presence matrix of ``dataset``, rows in dataset index order."""
     return read_annotations(dataset)[0]
+
+
+def distinct_label_matrix(dataset) -> sp.csr_matrix:
+    """The presence matrix of the distinct images ``dataset`` holds: the copies made by
+    RepeatDataset and ClassBalancedDataset are counted once (statistics of the data, not of
+    the dataset's indexing)."""
+    with _cyclic_gc_paused():
+        rows = per_image(dataset, _labels, lambda d, i: list(d.get_cat_ids(i)), distinct=True)
+    return _rows_to_csr(rows, len(dataset_classes(dataset)), type(dataset).__name__)
 
 
 def _rows_to_csr(rows, num_classes, name):

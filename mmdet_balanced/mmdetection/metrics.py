@@ -2,7 +2,8 @@
 
 MMDetection's ``VOCMetric`` prints per-class AP in a table but logs only the mAP. The paper
 compares samplers on the AP of every class at IoU 0.2 and 0.4, so ``ClassAPMetric`` returns
-``mAP@0.2``, ``AP@0.2/<class>``, ... (prefixed ``balanced/``) as separate scalars: they land in
+``mAP@0.2``, ``AP@0.2/<class>``, ... (prefixed ``class_ap/``, whatever the sampler) as separate
+scalars: they land in
 MMEngine's ``vis_data/scalars.json`` and test-result files, where ``tools/compare_runs.py``
 reads them.
 """
@@ -23,10 +24,11 @@ class ClassAPMetric(VOCMetric):
     Args:
         iou_thrs: IoU thresholds.
         eval_mode: ``"area"`` (VOC2010+ AP, default) or ``"11points"`` (VOC2007).
-        prefix: key prefix in the logs (default ``"balanced"``).
+        prefix: key prefix in the logs (default ``"class_ap"``; runs written before 0.3
+            used ``"balanced"``, which ``compare_runs.py`` still reads).
     """
 
-    default_prefix = "balanced"
+    default_prefix = "class_ap"
 
     def __init__(self, iou_thrs=(0.2, 0.4), eval_mode: str = "area", **kwargs) -> None:
         iou_thrs = [iou_thrs] if isinstance(iou_thrs, float) else list(iou_thrs)

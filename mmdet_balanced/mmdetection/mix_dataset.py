@@ -8,6 +8,7 @@ probabilities (alias method, Python's ``random``, which MMEngine seeds per worke
 """
 import functools
 import random
+from typing import Optional
 
 from mmdet.datasets import MultiImageMixDataset
 from mmdet.registry import DATASETS
@@ -28,8 +29,8 @@ class BalancedMultiImageMixDataset(MultiImageMixDataset):
     """
 
     def __init__(self, dataset, pipeline, skip_type_keys=None, max_refetch: int = 15,
-                 lazy_init: bool = False, alpha_factor: float = 0.5, lam: float = 500.0,
-                 lam_scale=None, objective: str = "paper", background_share=None) -> None:
+                 lazy_init: bool = False, alpha_factor: float = 0.5,
+                 lam: Optional[float] = None, lam_scale=None, objective: str = "paper", background_share=None) -> None:
         self._solve_kwargs = dict(alpha_factor=alpha_factor, lam=lam, lam_scale=lam_scale,
                                   objective=objective, background_share=background_share)
         self.partner_probabilities = None

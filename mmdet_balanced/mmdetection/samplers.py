@@ -9,6 +9,7 @@ The probabilities are computed once, when the sampler is built, from the dataset
 """
 import logging
 import os.path as osp
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -18,6 +19,7 @@ from mmengine.logging import MMLogger, print_log
 
 from mmdet.registry import DATA_SAMPLERS
 
+from .class_check import check_classes
 from .labels import dataset_classes, label_matrix, read_annotations
 from ..core.qp import solve_balanced_qp
 from ..core.report import format_frequency_table, report_solve
@@ -42,8 +44,9 @@ def _record_dir():
 
 
 def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = None,
-                           **solve_kwargs):
-    """Solve the QP for ``dataset``, make every rank hold rank 0's vector, log the effect."""
+                           allow_empty_classes: bool = False, **solve_kwargs):
+    """Check the classes, solve the QP for ``dataset``, make every rank hold rank 0's vector,
+    log the effect."""
     record_dir = _record_dir()
     labels, image_keys = read_annotations(dataset, with_image_keys=record_dir is not None)
     if labels.nnz == 0:
@@ -52,7 +55,13 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
             f"{labels.shape[1]} classes, so there is nothing to balance. Check that "
             "metainfo['classes'] matches the category names in ann_file, or use "
             "DefaultSampler.")
-    p, info = solve_balanced_qp(labels, return_info=True, **solve_kwargs)
+    check_classes(dataset, labels, owner, allow_empty_classes)
+    with warnings.catch_warnings(record=True) as caught:  # into the run's log, not stderr
+        warnings.simplefilter("always")
+        p, info = solve_balanced_qp(labels, return_info=True,
+                                    class_names=dataset_classes(dataset), **solve_kwargs)
+    for warning in caught:
+        print_log(f"{owner}: {warning.message}", logger="current", level=logging.WARNING)
     p = share_from_rank0(p)
     report_solve(owner, dataset_classes(dataset), labels, p, info, num_samples or len(p),
                  solve_kwargs, lambda text: print_log(text, logger="current"),
@@ -61,12 +70,26 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
     return p, info
 
 
-def _init_balanced(sampler, base, dataset, seed, num_samples, solve_kwargs, **base_kwargs):
+def _check_shuffle(owner, shuffle):
+    """``shuffle=True`` comes with configs that inherit ``DefaultSampler`` / ``InfiniteSampler``
+    settings; balanced draws are shuffled anyway. ``shuffle=False`` cannot be honoured."""
+    if shuffle is not True:
+        raise ValueError(
+            f"{owner}: shuffle={shuffle!r} cannot be honoured: balanced draws are random by "
+            "construction (each epoch draws images by their probabilities, in a shuffled "
+            "order). Remove shuffle or set shuffle=True; for a fixed order use "
+            "DefaultSampler(shuffle=False).")
+
+
+def _init_balanced(sampler, base, dataset, seed, num_samples, solve_kwargs, shuffle,
+                   allow_empty_classes, **base_kwargs):
     """Solve for ``dataset`` and initialise ``sampler`` as its framework-free ``base``."""
+    owner = type(sampler).__name__
+    _check_shuffle(owner, shuffle)
     check_draw(base_kwargs["draw"])  # bad input fails before the solve
     rank, world_size = get_dist_info()
     probabilities, sampler.solve_info = balanced_probabilities(
-        dataset, type(sampler).__name__, num_samples, **solve_kwargs)
+        dataset, owner, num_samples, allow_empty_classes, **solve_kwargs)
     base.__init__(sampler, probabilities, num_samples=num_samples,
                   seed=sync_random_seed() if seed is None else seed, rank=rank,
                   world_size=world_size, **base_kwargs)
@@ -86,34 +109,41 @@ class BalancedQPSampler(ProbabilitySampler):
         round_up: pad so that every rank gets the same number of indices.
         draw: ``"systematic"`` (default: each image floor or ceil of ``n p_i`` times per
             epoch of ``n`` draws, random order) or ``"iid"`` (with replacement, as the paper).
+        shuffle: accepted as ``True`` (what a config inherits from ``DefaultSampler``;
+            balanced draws are shuffled); ``False`` is an error.
+        allow_empty_classes: train even when a configured class has no box (it is then left
+            out of the balance); by default that is an error naming the class.
     """
 
     def __init__(self, dataset, seed: Optional[int] = None, alpha_factor: float = 0.5,
-                 lam: float = 500.0, solver: str = "auto", num_samples: Optional[int] = None,
+                 lam: Optional[float] = None, solver: str = "auto", num_samples: Optional[int] = None,
                  round_up: bool = True, lam_scale: Optional[float] = None,
                  objective: str = "paper", background_share=None,
-                 maxmin_eps: float = 1e-3, draw: str = "systematic") -> None:
+                 maxmin_eps: float = 1e-3, draw: str = "systematic", shuffle: bool = True,
+                 allow_empty_classes: bool = False) -> None:
         _init_balanced(self, ProbabilitySampler, dataset, seed, num_samples,
                        dict(alpha_factor=alpha_factor, lam=lam, solver=solver,
                             lam_scale=lam_scale, objective=objective,
                             background_share=background_share, maxmin_eps=maxmin_eps),
-                       round_up=round_up, draw=draw)
+                       shuffle, allow_empty_classes, round_up=round_up, draw=draw)
 
 
 @DATA_SAMPLERS.register_module()
 class InfiniteBalancedQPSampler(InfiniteProbabilitySampler):
-    """Iteration-based variant (as ``InfiniteSampler`` is to ``DefaultSampler``)."""
+    """Iteration-based variant (as ``InfiniteSampler`` is to ``DefaultSampler``); same
+    arguments as :class:`BalancedQPSampler` but ``round_up``."""
 
     def __init__(self, dataset, seed: Optional[int] = None, alpha_factor: float = 0.5,
-                 lam: float = 500.0, solver: str = "auto", num_samples: Optional[int] = None,
+                 lam: Optional[float] = None, solver: str = "auto", num_samples: Optional[int] = None,
                  lam_scale: Optional[float] = None, objective: str = "paper",
                  background_share=None, maxmin_eps: float = 1e-3,
-                 draw: str = "systematic") -> None:
+                 draw: str = "systematic", shuffle: bool = True,
+                 allow_empty_classes: bool = False) -> None:
         _init_balanced(self, InfiniteProbabilitySampler, dataset, seed, num_samples,
                        dict(alpha_factor=alpha_factor, lam=lam, solver=solver,
                             lam_scale=lam_scale, objective=objective,
                             background_share=background_share, maxmin_eps=maxmin_eps),
-                       draw=draw)
+                       shuffle, allow_empty_classes, draw=draw)
 
 
 def oversampling_repeats(labels, class_names, factors: dict) -> np.ndarray:

@@ -9,6 +9,7 @@ test of the table, so that thresholds x classes x methods do not make significan
 """
 import glob
 import json
+import math
 import os.path as osp
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -17,6 +18,12 @@ import numpy as np
 from scipy.stats import ks_2samp, mannwhitneyu
 
 TEST_FILE = "test_metrics.json"
+OLD_PREFIX, PREFIX = "balanced/", "class_ap/"  # ClassAPMetric's prefix before / since 0.3
+
+
+def _neutral(name: str) -> str:
+    """A metric name under ClassAPMetric's current prefix (runs before 0.3 wrote ``balanced/``)."""
+    return PREFIX + name[len(OLD_PREFIX):] if name.startswith(OLD_PREFIX) else name
 
 
 @dataclass
@@ -54,7 +61,7 @@ def _evaluations(scalars_path):
             line = line.strip()
             if line:
                 record = json.loads(line)
-                if any("/" in key for key in record):  # e.g. balanced/mAP, coco/bbox_mAP
+                if any("/" in key for key in record):  # e.g. class_ap/mAP, coco/bbox_mAP
                     records.append(record)
     return records
 
@@ -67,7 +74,7 @@ def read_run(path: str, select: str = "last", source: str = "auto",
     test_file = osp.join(path, TEST_FILE)
     if source in ("auto", "test") and osp.isfile(test_file):
         with open(test_file) as handle:
-            return {k: float(v) for k, v in json.load(handle)["metrics"].items()}
+            return {_neutral(k): float(v) for k, v in json.load(handle)["metrics"].items()}
     if source == "test":
         raise ValueError(f"no {TEST_FILE}")
     stamps = sorted(glob.glob(osp.join(path, "*", "vis_data", "scalars.json")))
@@ -83,7 +90,7 @@ def read_run(path: str, select: str = "last", source: str = "auto",
         if key is None or not all(key in r for r in records):
             raise ValueError(f"cannot pick the best evaluation: key {key!r} missing")
         record = max(records, key=lambda r: r[key])
-    return {k: float(v) for k, v in record.items()
+    return {_neutral(k): float(v) for k, v in record.items()
             if "/" in k and isinstance(v, (int, float))}
 
 
@@ -146,13 +153,15 @@ def compare_pair(a, b, seed: int = 0, resamples: int = 10000) -> dict:
                 mw_u=float(mw.statistic), mw_p=float(mw.pvalue), cliffs_delta=cliffs_delta(a, b))
 
 
-def summarize(groups, metrics=None, baseline=None, seed: int = 0, resamples: int = 10000):
+def summarize(groups, metrics=None, baseline=None, seed: int = 0, resamples: int = 10000,
+              pairs=None):
     """Per-group statistics and pairwise tests for each metric.
 
     Returns ``(stats, tests)``: stats rows ``(metric, group, mean, std, best, count)`` with the
     sample std (ddof=1; NaN for one run); tests: one dict per (metric, pair) with ``metric``,
     ``a``, ``b`` and :func:`compare_pair`'s entries, plus ``ks_p_holm`` and ``mw_p_holm``
-    (Holm over all tests returned), for groups with at least 2 runs each.
+    (Holm over all tests returned), for groups with at least 2 runs each. ``pairs``: the
+    ``(a, b)`` group names to test (default: each group against ``baseline``, else every pair).
     """
     if metrics is None:
         metrics = []
@@ -170,9 +179,12 @@ def summarize(groups, metrics=None, baseline=None, seed: int = 0, resamples: int
                               float(values.std(ddof=1)) if values.size > 1 else float("nan"),
                               float(values.max()), int(values.size)))
         names = [g.name for g in groups]
-        pairs = ([(baseline, n) for n in names if n != baseline] if baseline
-                 else list(combinations(names, 2)))
-        for a, b in pairs:
+        tested = (pairs if pairs is not None else
+                  [(baseline, n) for n in names if n != baseline] if baseline
+                  else list(combinations(names, 2)))
+        for a, b in tested:
+            if a not in samples or b not in samples:
+                continue
             if samples[a].size >= 2 and samples[b].size >= 2:
                 tests.append(dict(metric=metric, a=a, b=b,
                                   **compare_pair(samples[a], samples[b], seed, resamples)))
@@ -180,3 +192,30 @@ def summarize(groups, metrics=None, baseline=None, seed: int = 0, resamples: int
         for test, adjusted in zip(tests, holm([t[key] for t in tests])):
             test[f"{key}_holm"] = float(adjusted)
     return stats, tests
+
+
+def plot_ecdfs(groups, metrics, path):
+    """One panel per metric: the empirical CDF of the per-run values of each group (PNG)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    columns = min(4, len(metrics))
+    rows = math.ceil(len(metrics) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    for axis, metric in zip(axes.flat, metrics):
+        for group in groups:
+            values = np.sort([v[metric] for v in group.runs.values() if metric in v])
+            if values.size:
+                axis.step(np.concatenate([[values[0]], values]),
+                          np.arange(values.size + 1) / values.size, where="post",
+                          label=f"{group.name} (n={values.size})")
+        axis.set_title(metric, fontsize=9)
+        axis.set_ylim(0, 1.05)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(metrics):]:
+        axis.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    figure.suptitle("ECDF of the per-run values")
+    figure.tight_layout(rect=(0, 0, 1, 0.97))
+    figure.savefig(path, dpi=110)
+    plt.close(figure)

@@ -23,7 +23,7 @@ from ..core.sampler import check_draw, share_from_rank0
 from .labels import labels_from_yolo_dataset
 from .sampler import YOLOBalancedSampler
 
-DEFAULTS = dict(alpha_factor=0.5, lam=500.0, lam_scale=None, objective="paper",
+DEFAULTS = dict(alpha_factor=0.5, lam=None, lam_scale=None, objective="paper",
                 background_share=None, maxmin_eps=1e-3, solver="auto", draw="systematic")
 TABLE_FILE = "class_draws.txt"
 

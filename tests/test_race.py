@@ -1,0 +1,146 @@
+"""The race (tools/race.py): arm rules, the images-seen budget, and a real tiny race of every
+arm through MMEngine's Runner, resumed, with its verdict."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from mmdet_balanced.study.compare import read_run
+from mmdet_balanced.study.demo_data import make_fetal_dataset
+from mmdet_balanced.study.race import (ARM_RULES, DatasetStats, arm_config, budget_iterations,
+                                       check_arms, paper_oversampling_factors, parse_budgets,
+                                       rfs_threshold)
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+FACEMASK = DatasetStats(("with_mask", "without_mask", "mask_weared_incorrect"),
+                        np.array([615, 231, 75]), 682)
+
+
+def test_paper_oversampling_rule_on_the_facemask_counts():
+    # median 231, rare below 115.5: only mask_weared_incorrect, to the level of 231 -> x3
+    assert paper_oversampling_factors(FACEMASK) == {"mask_weared_incorrect": 3}
+    # two rare classes at different distances from the first non-rare one (100 images)
+    stats = DatasetStats(("a", "b", "c", "d", "e"), np.array([400, 300, 100, 40, 10]), 500)
+    assert paper_oversampling_factors(stats) == {"d": 2, "e": 10}
+    level = DatasetStats(("a", "b"), np.array([100, 90]), 120)
+    assert paper_oversampling_factors(level) == {}
+
+
+def test_rfs_threshold_repeats_the_classes_below_the_median():
+    t = rfs_threshold(FACEMASK)
+    assert t == pytest.approx(231 / 682)
+    arm = ARM_RULES["rfs"](FACEMASK)
+    factors = arm.facts["class_factors"]
+    assert factors["with_mask"] == 1.0 and factors["without_mask"] == 1.0
+    assert factors["mask_weared_incorrect"] == pytest.approx(np.sqrt(231 / 75), abs=1e-3)
+    assert arm.dataset_wrapper == dict(type="ClassBalancedDataset", oversample_thr=t)
+
+
+def test_budget_errors_name_the_setting_and_the_nearest_valid_values():
+    assert budget_iterations(800, 8, 2) == 50
+    with pytest.raises(ValueError, match=r"not a multiple .* nearest valid values are 800 and 816"):
+        budget_iterations(810, 8, 2)
+    with pytest.raises(ValueError, match=r"smaller than one batch per rank .* at least 16"):
+        budget_iterations(10, 8, 2)
+    assert parse_budgets("10ep,2000", 682, 8) == [6816, 2000]
+    with pytest.raises(ValueError, match="--images-seen takes image counts or epochs"):
+        parse_budgets("lots", 682, 8)
+    with pytest.raises(ValueError, match=r"unknown arm\(s\) \['rsf'\]"):
+        check_arms(["uniform", "rsf"])
+
+
+def test_arm_config_maps_the_schedule_onto_the_budget():
+    cfg = Config.fromfile(osp.join(ROOT, "configs", "race", "yolov3_mobilenetv2_facemask.py"))
+    max_iters = 1000
+    arms = {name: arm_config(cfg, rule(FACEMASK), max_iters) for name, rule in ARM_RULES.items()}
+    for name, arm_cfg in arms.items():
+        assert arm_cfg.train_cfg == dict(type="IterBasedTrainLoop", max_iters=max_iters)
+        warmup, steps = arm_cfg.param_scheduler
+        assert warmup["end"] == 200 and not warmup["by_epoch"]  # iterations stay iterations
+        assert steps["milestones"] == [800, 925] and not steps["by_epoch"]  # 32/40, 37/40
+        assert arm_cfg.train_dataloader.batch_sampler.drop_last is True  # full batches only
+        assert arm_cfg.val_dataloader is None  # no validation, no checkpoint selection
+        assert arm_cfg.test_evaluator.iou_thrs == [0.2, 0.4, 0.5]
+        assert dict(type="ImagesSeenHook") in arm_cfg.custom_hooks
+        # the arm changes the sampler (and for rfs the dataset wrapper), nothing else
+        assert arm_cfg.train_dataloader.dataset.get("pipeline") == \
+            (cfg.train_dataloader.dataset.pipeline if name != "rfs" else None)
+    assert arms["uniform"].train_dataloader.sampler == dict(type="DefaultSampler", shuffle=True)
+    assert arms["oversampling"].train_dataloader.sampler.factors == {"mask_weared_incorrect": 3}
+    assert arms["rfs"].train_dataloader.dataset.type == "ClassBalancedDataset"
+    assert arms["classaware"].train_dataloader.sampler.type == "ClassAwareSampler"
+    assert arms["balanced"].train_dataloader.sampler.lam == 500.0
+    assert arms["balanced"].train_dataloader.sampler.draw == "iid"
+    assert arms["recommended"].train_dataloader.sampler.draw == "systematic"
+    assert arms["recommended_iid"].train_dataloader.sampler.draw == "iid"
+    assert arms["maxmin"].train_dataloader.sampler.objective == "maxmin"
+    assert cfg.train_cfg.type == "EpochBasedTrainLoop"  # the user's config is left alone
+
+
+@pytest.fixture(scope="module")
+def tiny_race(tmp_path_factory):
+    """Every arm, 2 runs each, 24 images seen per run on a 30-image fetal demo set."""
+    root = tmp_path_factory.mktemp("race")
+    data = root / "data"
+    make_fetal_dataset(str(data), num_train=30, num_val=20, image_size=64, seed=0)
+    options = [f"{split}_dataloader.dataset.data_root={data}/"
+               for split in ("train", "val", "test")]
+    options += ["train_dataloader.batch_size=4", "train_dataloader.dataset.pipeline.2.scale=(64,64)",
+                "test_dataloader.dataset.pipeline.1.scale=(64,64)"]
+    command = [sys.executable, osp.join(ROOT, "tools", "race.py"),
+               osp.join(ROOT, "configs", "fetal_demo", "yolov3_mobilenetv2_fetal-demo_uniform.py"),
+               "--arms", ",".join(ARM_RULES), "--runs", "2", "--images-seen", "24",
+               "--jobs", "2", "--threads", "1", "--work-dir", str(root / "race"),
+               "--cfg-options", *options]
+    first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    return root / "race", command, first.stdout
+
+
+def test_every_arm_trains_on_exactly_the_budget(tiny_race):
+    work_dir, _, out = tiny_race
+    arms = json.load(open(work_dir / "arms.json"))
+    assert arms["images_seen"] == 24 and arms["max_iters"] == 6
+    assert set(arms["arms"]) == set(ARM_RULES)
+    for name in ARM_RULES:
+        assert f"[race] {name:>16}:" in out  # each arm's setting printed
+        for k in (0, 1):
+            record = json.load(open(work_dir / name / f"run_{k:02d}" / "test_metrics.json"))
+            assert record["images_seen"] == 24, name  # 6 iterations x 4, whatever the epoch
+            assert 1 <= record["distinct_images_seen"] <= 24
+            assert record["seed"] == k
+            assert "class_ap/mAP@0.5" in record["metrics"]
+    assert "ETA" in out
+
+
+def test_race_skips_finished_runs_and_writes_the_verdict(tiny_race):
+    work_dir, command, _ = tiny_race
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
+    assert f"{2 * len(ARM_RULES)}/{2 * len(ARM_RULES)} runs finished before; 0 to train" \
+        in again.stdout
+    verdict = (work_dir / "verdict.md").read_text()
+    for peer in ("uniform", "oversampling", "rfs", "classaware", "balanced", "recommended_iid"):
+        assert f"| mAP@0.5 | recommended vs {peer} |" in verdict
+        assert f"| mAP@0.5 | maxmin vs {peer} |" in verdict
+    assert "| worst_AP@0.5 |" in verdict and "Holm" in verdict
+    assert (work_dir / "verdict_ecdf.png").stat().st_size > 10_000
+
+
+def test_race_refuses_bad_input_before_training(tmp_path):
+    config = osp.join(ROOT, "configs", "fetal_demo", "yolov3_mobilenetv2_fetal-demo_uniform.py")
+    bad_arm = subprocess.run([sys.executable, osp.join(ROOT, "tools", "race.py"), config,
+                              "--arms", "uniform,rsf", "--runs", "1", "--images-seen", "24"],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert bad_arm.returncode == 2 and "unknown arm(s) ['rsf']" in bad_arm.stderr
+
+
+def test_old_metric_names_are_read_under_the_new_prefix(tmp_path):
+    run = tmp_path / "run_00"
+    run.mkdir()
+    (run / "test_metrics.json").write_text(json.dumps(
+        dict(metrics={"balanced/mAP@0.2": 0.5, "balanced/AP@0.2/a": 0.25})))
+    assert read_run(str(run)) == {"class_ap/mAP@0.2": 0.5, "class_ap/AP@0.2/a": 0.25}
