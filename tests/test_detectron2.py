@@ -338,3 +338,40 @@ def test_register_takes_a_module_name_from_the_current_directory(tmp_path, monke
         import_registration("my_registratons")
     with pytest.raises(FileNotFoundError, match=r"--register missing.py: no such file"):
         import_registration("missing.py")
+
+
+def test_lazyconfig_resume_continues_the_balanced_stream(data_root, tmp_path, monkeypatch):
+    """Detectron2's own lazyconfig_train_net.py, interrupted after 2 iterations and resumed:
+    the images fed after the resume are those the uninterrupted run fed."""
+    from detectron2.modeling.meta_arch import RetinaNet
+    tool = lazy_train_net()
+    register_tiny(data_root)
+    fed, forward = [], RetinaNet.forward
+
+    def recording_forward(self, batched_inputs):
+        if self.training:
+            fed.append([d["image_id"] for d in batched_inputs])
+        return forward(self, batched_inputs)
+
+    monkeypatch.setattr(RetinaNet, "forward", recording_forward)
+    monkeypatch.setattr(tool, "do_test", lambda cfg, model: {})  # training only
+
+    def run(output_dir, max_iter, resume=False):
+        fed.clear()
+        tool.main(default_argument_parser().parse_args(
+            ["--config-file", osp.join(CONFIGS, "retinanet_R_18_FPN_balanced_lazy.py")]
+            + (["--resume"] if resume else []) +
+            [f"dataloader.train.dataset.names={TRAIN}", f"model.num_classes={NUM_CLASSES}",
+             "train.device=cpu", f"train.max_iter={max_iter}", "train.eval_period=0",
+             "train.checkpointer.period=2", "dataloader.train.total_batch_size=2",
+             "dataloader.train.num_workers=0", f"train.output_dir={output_dir}",
+             "dataloader.train.sampler.seed=5",
+             "dataloader.train.mapper.augmentations.0.short_edge_length=64",
+             "dataloader.train.mapper.augmentations.0.max_size=64"]))
+        return list(fed)
+
+    uninterrupted = run(tmp_path / "full", 4)
+    first = run(tmp_path / "cut", 2)
+    resumed = run(tmp_path / "cut", 4, resume=True)
+    assert len(uninterrupted) == 4 and first == uninterrupted[:2]
+    assert resumed == uninterrupted[2:]  # not a restart of the stream

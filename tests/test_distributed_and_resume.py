@@ -6,6 +6,7 @@ import socket
 
 import numpy as np
 import pytest
+import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from mmengine.hooks import Hook
@@ -112,3 +113,63 @@ def test_resume_continues_the_uninterrupted_sequence(loop, data_root, tmp_path):
     assert isinstance(sampler, expected_type)
     assert drawn_paths(interrupted) == drawn_paths(straight)
     assert len(drawn_paths(straight)) == (6 if loop == "iter" else 9)  # 3 epochs x 3 iters
+
+
+@pytest.mark.parametrize("sampler_class", ["ProbabilitySampler", "InfiniteProbabilitySampler"])
+def test_plain_pytorch_loop_resumes_the_stream_from_the_sampler_state(sampler_class, tmp_path):
+    """A plain PyTorch training loop, killed mid-epoch after a checkpoint (model, optimizer,
+    sampler.state_dict()), resumed in a new sampler: the batches fed after the resume are those
+    the uninterrupted loop fed."""
+    import mmdet_balanced.core.sampler as samplers
+    from torch.utils.data import DataLoader, TensorDataset
+    rng = np.random.default_rng(0)
+    features = torch.from_numpy(rng.normal(size=(40, 3)).astype(np.float32))
+    dataset = TensorDataset(torch.arange(40), features)
+    p = rng.random(40) + 0.1
+    batch, epochs, per_epoch = 4, 3, 10
+
+    def loop(start_state=None, stop_after=None):
+        sampler = getattr(samplers, sampler_class)(p / p.sum(), seed=3)
+        model = torch.nn.Linear(3, 1)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        done, fed = 0, []
+        if start_state is not None:
+            checkpoint = torch.load(start_state)
+            model.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"])
+            sampler.load_state_dict(checkpoint["sampler"])
+            done = checkpoint["batches"]
+        loader = DataLoader(dataset, batch_size=batch, sampler=sampler)
+
+        def batches():
+            nonlocal done
+            if sampler_class == "InfiniteProbabilitySampler":  # one endless iterator
+                yield from loader
+                return
+            while True:  # epochs; a resumed one continues where the state says
+                epoch, offset = divmod(done, per_epoch)
+                if offset == 0:
+                    sampler.set_epoch(epoch)
+                yield from loader
+
+        for ids, x in batches():
+            if done == epochs * per_epoch:
+                break
+            loss = model(x).pow(2).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            fed.append(ids.tolist())
+            done += 1
+            if done == stop_after:  # the checkpoint; then the job is killed
+                torch.save(dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
+                                sampler=sampler.state_dict(), batches=done),
+                           tmp_path / "checkpoint.pth")
+                return fed
+        return fed
+
+    uninterrupted = loop()
+    first = loop(stop_after=13)  # epoch 1, 3 batches in
+    resumed = loop(start_state=tmp_path / "checkpoint.pth")
+    assert first == uninterrupted[:13]
+    assert resumed == uninterrupted[13:]

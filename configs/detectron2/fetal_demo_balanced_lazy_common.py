@@ -17,11 +17,12 @@ dataloader.train.mapper.augmentations = [
     L(T.RandomFlip)(horizontal=True)]
 dataloader.train.total_batch_size = 8
 dataloader.train.num_workers = 2
-# The sampler gets the loader's own dataset node (${..dataset}): the same dicts, same order.
-# Each model file sets num_classes to its model's.
+# The sampler gets the loader's own dataset node (${..dataset}): the same dicts, same order;
+# and its total_batch_size, so that a resumed run continues the stream. Each model file sets
+# num_classes to its model's.
 dataloader.train.sampler = L(BalancedTrainingSampler)(
     dataset_dicts="${..dataset}", alpha_factor=0.5, lam_scale=0.404, draw="systematic",
-    output_dir="${train.output_dir}")
+    output_dir="${train.output_dir}", total_batch_size="${..total_batch_size}")
 dataloader.test.dataset.names = "fetal_demo_val"
 dataloader.test.mapper.augmentations = [L(T.ResizeShortestEdge)(short_edge_length=128,
                                                                  max_size=128)]

@@ -193,16 +193,56 @@ class ProbabilitySampler(Sampler):
             indices = indices.repeat(math.ceil(self.total_size / len(indices)))
         return indices[:self.total_size]
 
+    start = 0       # global position the next iterator starts at (set_start, resume)
+    position = 0    # global positions handed out so far in this epoch (or stream)
+
+    def _first(self) -> int:
+        """This rank's first global position at or after ``start``."""
+        return self.start + (self.rank - self.start) % self.world_size
+
     def __iter__(self) -> Iterator[int]:
-        indices = self.global_indices()
-        return iter(indices[self.rank:self.total_size:self.world_size].tolist())
+        first, base, self.start = self._first(), self.start, 0
+        indices = self.global_indices()[first:self.total_size:self.world_size].tolist()
+        return self._counted(indices, base)
+
+    def _counted(self, indices, base: int) -> Iterator[int]:
+        """Yield ``indices`` keeping ``position`` up to date: ``base`` + the global positions
+        handed out (``world_size`` per index, as every rank advances together)."""
+        self.position = base
+        for index in indices:
+            self.position += self.world_size
+            yield index
 
     def __len__(self) -> int:
-        return self.num_samples
+        return -(-(self.total_size - self._first()) // self.world_size)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch's draw (called by the training loop before each epoch)."""
         self.epoch = epoch
+
+    def set_start(self, position: int) -> None:
+        """Make the next iterator continue at global position ``position`` of the epoch's draw
+        (or of the stream): e.g. batches done this epoch x batch size x ranks, on resume."""
+        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+            raise ValueError(f"position must be an int >= 0 (global stream position); "
+                             f"got {position!r}")
+        self.start = position
+
+    def state_dict(self, position: Optional[int] = None) -> dict:
+        """What resuming needs: the epoch and the global position reached in it. ``position``
+        defaults to the indices handed out so far, exact for a DataLoader without worker
+        prefetch; with workers pass the images trained on (batches x batch size x ranks)."""
+        return dict(epoch=self.epoch, position=self.position if position is None else position,
+                    seed=self.seed)
+
+    def load_state_dict(self, state: dict) -> None:
+        """Continue exactly where ``state`` (from :meth:`state_dict`) was."""
+        if int(state["seed"]) != self.seed:
+            raise ValueError(f"the saved sampler state has seed {state['seed']} but this "
+                             f"sampler has seed {self.seed}: build it with seed={state['seed']} "
+                             "to continue the same draws")
+        self.set_epoch(int(state["epoch"]))
+        self.set_start(int(state["position"]))
 
 
 class InfiniteProbabilitySampler(ProbabilitySampler):
@@ -212,18 +252,9 @@ class InfiniteProbabilitySampler(ProbabilitySampler):
     seeded by ``seed``, drawn in chunks of ``num_samples`` (each chunk one systematic or i.i.d.
     epoch, see ``draw``); rank ``r`` yields the stream positions ``p >= start`` with
     ``p % world_size == r`` (``start`` = 0 unless :meth:`set_start` moved it, on resume).
+    Unlike the epoch sampler, ``start`` stays for every later iterator.
     """
 
-    start = 0
-
-    def set_start(self, position: int) -> None:
-        """Make the next iterator continue the stream at global position ``position`` (e.g.
-        iterations done x total batch size on resume): the indices an uninterrupted run would
-        have drawn from there on."""
-        if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            raise ValueError(f"position must be an int >= 0 (global stream position); "
-                             f"got {position!r}")
-        self.start = position
 
     def _global_stream(self, start: int = 0) -> Iterator[int]:
         """The global stream from position ``start`` (earlier chunks drawn and dropped, so the
@@ -238,8 +269,12 @@ class InfiniteProbabilitySampler(ProbabilitySampler):
             yield from self.draw(self.epoch_size, generator).tolist()
 
     def __iter__(self) -> Iterator[int]:
-        first = self.start + (self.rank - self.start) % self.world_size
-        return itertools.islice(self._global_stream(first), 0, None, self.world_size)
+        first = self._first()
+        return self._counted(itertools.islice(self._global_stream(first), 0, None,
+                                              self.world_size), self.start)
+
+    def __len__(self) -> int:
+        return self.num_samples
 
 
 class RepeatSampler(Sampler):

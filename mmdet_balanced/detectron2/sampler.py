@@ -36,6 +36,11 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
         num_samples: chunk length (default: the number of images).
         class_names: names for the logged table (default ``class 0``, ``class 1``, ...).
         output_dir: where rank 0 writes ``sampling.json`` (per-image p, class frequencies).
+        total_batch_size: images per iteration over all ranks. Given (LazyConfig:
+            ``"${..total_batch_size}"``), the stream continues on resume: when first iterated
+            inside a Detectron2 training loop it starts at the loop's iteration x
+            ``total_batch_size`` (the images the run fed before its checkpoint), not at 0, also
+            with Detectron2's own ``lazyconfig_train_net.py``. ``set_start`` overrides it.
     """
 
     def __init__(self, dataset_dicts, num_classes: Optional[int] = None,
@@ -43,9 +48,16 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
                  lam_scale: Optional[float] = None, objective: str = "paper",
                  background_share=None, maxmin_eps: float = 1e-3, solver: str = "auto",
                  draw: str = "systematic", num_samples: Optional[int] = None,
-                 class_names=None, output_dir: Optional[str] = None) -> None:
+                 class_names=None, output_dir: Optional[str] = None,
+                 total_batch_size: Optional[int] = None) -> None:
         check_draw(draw)  # bad input fails before the solve
         owner = type(self).__name__
+        if total_batch_size is not None and (isinstance(total_batch_size, bool) or not
+                                             isinstance(total_batch_size, int)
+                                             or total_batch_size < 1):
+            raise ValueError(f"total_batch_size must be a positive int (images per iteration "
+                             f"over all ranks); got {total_batch_size!r}")
+        self.total_batch_size, self._start_set = total_batch_size, False
         labels = labels_from_dataset_dicts(dataset_dicts, num_classes)
         if labels.nnz == 0:
             raise ValueError(f"{owner}: no training image has a (non-crowd) box of the "
@@ -70,3 +82,22 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
                 if record_dir else None)
         report_solve(owner, self.class_names, labels, p, self.solve_info, self.epoch_size,
                      dict(settings, draw=draw), logger.info, logger.warning, record_dir, keys)
+
+    def set_start(self, position: int) -> None:
+        super().set_start(position)
+        self._start_set = True
+
+    def __iter__(self):
+        if self.total_batch_size is not None and not self._start_set:
+            iteration = _training_iteration()
+            if iteration:  # a resumed loop: continue where the checkpointed run was
+                super().set_start(iteration * self.total_batch_size)
+        return super().__iter__()
+
+
+def _training_iteration() -> Optional[int]:
+    """The iteration of the Detectron2 training loop this runs in (its EventStorage), else None.
+    A loader's iterator is first made in the loop's first step, when the storage holds the
+    loop's start iteration (the checkpoint's + 1 on resume)."""
+    from detectron2.utils.events import get_event_storage, has_event_storage
+    return int(get_event_storage().iter) if has_event_storage() else None
