@@ -58,8 +58,11 @@ def test_analyze_sampling_tool_end_to_end(demo_root, tmp_path):
     assert "[sweep] 9/9 points" in result.stdout
     summary = json.load(open(tmp_path / "summary.json"))
     by_name = {s["sampler"]: s for s in summary["samplers"]}
-    assert set(by_name) == {"uniform", "balanced", "maxmin", "oversampling", "class_aware",
-                            "repeat_factor"}
+    assert set(by_name) == {"uniform", "balanced", "maxmin", "instances", "oversampling",
+                            "class_aware", "repeat_factor", "irfs"}
+    for row in by_name.values():  # both balances for every sampler
+        assert {"box_max_min_ratio", "box_cv", "class_boxes"} <= set(row)
+    assert "Expected boxes per epoch of each class" in result.stdout
     assert summary["balanced_settings"] == {"alpha_factor": 0.5, "lam": 50.0}
     assert by_name["balanced"]["max_min_ratio"] < by_name["uniform"]["max_min_ratio"]
     assert by_name["uniform"]["coverage"] == 1.0 and by_name["balanced"]["coverage"] < 1.0

@@ -17,7 +17,9 @@ from mmdet_balanced.study.race import (ARM_RULES, DatasetStats, arm_config, budg
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 FACEMASK = DatasetStats(("with_mask", "without_mask", "mask_weared_incorrect"),
-                        np.array([615, 231, 75]), 682)
+                        np.array([615, 231, 75]), 682,
+                        np.sqrt(np.array([615, 231, 75]) / 682
+                                * np.array([2577, 555, 93]) / 3225))
 
 
 def test_paper_oversampling_rule_on_the_facemask_counts():
@@ -28,6 +30,18 @@ def test_paper_oversampling_rule_on_the_facemask_counts():
     assert paper_oversampling_factors(stats) == {"d": 2, "e": 10}
     level = DatasetStats(("a", "b"), np.array([100, 90]), 120)
     assert paper_oversampling_factors(level) == {}
+
+
+def test_irfs_arm_uses_the_instance_aware_rule():
+    arm = ARM_RULES["irfs"](FACEMASK)
+    frequency = FACEMASK.instance_frequency
+    t = float(np.median(frequency))
+    assert arm.dataset_wrapper == dict(type="InstanceBalancedDataset", oversample_thr=t)
+    # by hand: sqrt(t / sqrt(f_img f_box)) for the rarest, 1 for the most frequent
+    rare = np.sqrt(75 / 682 * 93 / 3225)
+    assert arm.facts["class_factors"]["mask_weared_incorrect"] == pytest.approx(
+        np.sqrt(t / rare), abs=1e-3)
+    assert arm.facts["class_factors"]["with_mask"] == 1.0
 
 
 def test_rfs_threshold_repeats_the_classes_below_the_median():
@@ -68,7 +82,7 @@ def test_arm_config_maps_the_schedule_onto_the_budget():
         assert dict(type="ImagesSeenHook") in arm_cfg.custom_hooks
         # the arm changes the sampler (and for rfs the dataset wrapper), nothing else
         assert arm_cfg.train_dataloader.dataset.get("pipeline") == \
-            (cfg.train_dataloader.dataset.pipeline if name != "rfs" else None)
+            (cfg.train_dataloader.dataset.pipeline if name not in ("rfs", "irfs") else None)
     assert arms["uniform"].train_dataloader.sampler == dict(type="DefaultSampler", shuffle=True)
     assert arms["oversampling"].train_dataloader.sampler.factors == {"mask_weared_incorrect": 3}
     assert arms["rfs"].train_dataloader.dataset.type == "ClassBalancedDataset"
@@ -78,6 +92,8 @@ def test_arm_config_maps_the_schedule_onto_the_budget():
     assert arms["recommended"].train_dataloader.sampler.draw == "systematic"
     assert arms["recommended_iid"].train_dataloader.sampler.draw == "iid"
     assert arms["maxmin"].train_dataloader.sampler.objective == "maxmin"
+    assert arms["instances"].train_dataloader.sampler.count == "instances"
+    assert arms["irfs"].train_dataloader.dataset.type == "InstanceBalancedDataset"
     assert cfg.train_cfg.type == "EpochBasedTrainLoop"  # the user's config is left alone
 
 
@@ -123,9 +139,10 @@ def test_race_skips_finished_runs_and_writes_the_verdict(tiny_race):
     assert f"{2 * len(ARM_RULES)}/{2 * len(ARM_RULES)} runs finished before; 0 to train" \
         in again.stdout
     verdict = (work_dir / "verdict.md").read_text()
-    for peer in ("uniform", "oversampling", "rfs", "classaware", "balanced", "recommended_iid"):
-        assert f"| mAP@0.5 | recommended vs {peer} |" in verdict
-        assert f"| mAP@0.5 | maxmin vs {peer} |" in verdict
+    for peer in ("uniform", "oversampling", "rfs", "irfs", "classaware", "balanced",
+                 "recommended_iid"):
+        for ours in ("recommended", "maxmin", "instances"):
+            assert f"| mAP@0.5 | {ours} vs {peer} |" in verdict
     assert "| worst_AP@0.5 |" in verdict and "Holm" in verdict
     assert (work_dir / "verdict_ecdf.png").stat().st_size > 10_000
 

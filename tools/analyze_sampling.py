@@ -12,11 +12,12 @@ the module that registers it), or an Ultralytics ``data.yaml`` (balanced setting
 side: uniform sampling, balanced sampling
 (the config's alpha_factor / lam / objective, or the paper's), balanced with
 objective='maxmin', the paper's oversampling (--oversample, or the config's factors),
-MMDetection's ClassAwareSampler and repeat-factor sampling (ClassBalancedDataset's rule with
-threshold --rfs-thr) and, for Detectron2, RepeatFactorTrainingSampler's rule (fractional
+MMDetection's ClassAwareSampler, repeat-factor sampling (ClassBalancedDataset's rule with
+threshold --rfs-thr), instance-aware repeat factors (IRFS, --irfs-thr), balanced sampling with
+the other count (count='instances' or 'images') and, for Detectron2, RepeatFactorTrainingSampler's rule (fractional
 repeats rounded stochastically each epoch; the config's REPEAT_THRESHOLD when it selects that
-sampler, else --rfs-thr). For each: expected draws per epoch containing each class, max/min ratio
-and CV of those, share of images drawn less than uniformly and the smallest p*N, expected
+sampler, else --rfs-thr). For each: expected draws per epoch containing each class and expected
+boxes per epoch of each class, max/min ratio and CV of each, share of images drawn less than uniformly and the smallest p*N, expected
 distinct images per epoch, background mass. Writes summary.{csv,json}, class_draws.csv and a
 bar chart like the paper's Figure 2 (class_draws.png). --sweep adds a grid over alpha_factor and
 lam with simulated epochs (sweep.{csv,json}, sweep_heatmaps.png). Epochs are simulated with the
@@ -35,7 +36,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import init_default_scope
 
 from mmdet_balanced.study.analysis import (balanced_scheme, class_aware_scheme,
-                                           image_repeat_factors, repeat_factor_repeats,
+                                           image_repeat_factors, irfs_repeats,
+                                           repeat_factor_repeats,
                                            repeat_scheme, simulate_epochs,
                                            stochastic_repeat_scheme, summarize_scheme, sweep,
                                            uniform_scheme)
@@ -45,9 +47,10 @@ from mmdet_balanced.mmdetection.samplers import oversampling_repeats
 
 BALANCED_TYPES = ("BalancedQPSampler", "InfiniteBalancedQPSampler")
 SOLVE_KEYS = ("alpha_factor", "lam", "lam_scale", "objective", "background_share", "maxmin_eps",
-              "solver")
-SUMMARY_KEYS = ("max_min_ratio", "cv", "share_below_uniform", "min_p_times_n",
-                "distinct_images_per_epoch", "coverage", "background_mass", "labels_per_draw")
+              "solver", "count")
+SUMMARY_KEYS = ("max_min_ratio", "cv", "box_max_min_ratio", "box_cv", "share_below_uniform",
+                "min_p_times_n", "distinct_images_per_epoch", "coverage", "background_mass",
+                "labels_per_draw")
 SIMULATED_KEYS = ("median_epoch_max_min", "p95_epoch_max_min", "simulated_coverage")
 
 
@@ -65,6 +68,9 @@ def parse_args(argv=None):
                              "factors, else the paper's cerebellum=2 heart=5 if those exist)")
     parser.add_argument("--rfs-thr", type=float, default=0.1,
                         help="repeat-factor threshold t (classes in < t of the images repeat)")
+    parser.add_argument("--irfs-thr", type=float, default=0.1,
+                        help="instance-aware repeat-factor (IRFS) threshold t on "
+                             "sqrt(f_img * f_box)")
     parser.add_argument("--hierarchy", help="JSON {class: main class} to group the chart's bars")
     parser.add_argument("--sweep", action="store_true")
     parser.add_argument("--alphas", nargs="+", type=float, default=[0, 0.25, 0.5, 0.75, 1.0])
@@ -96,7 +102,7 @@ def mmdet_source(args):
                    num_samples=sampler_cfg.get("num_samples"),
                    factors=(dict(sampler_cfg["factors"])
                             if sampler_cfg.get("type") == "OversamplingSampler" else None))
-    labels = distinct_label_matrix(dataset)
+    labels = distinct_label_matrix(dataset, count="instances")
     if len(dataset) != labels.shape[0]:  # RepeatDataset / ClassBalancedDataset copies
         print(f"note: the training dataset ({type(dataset).__name__}) has {len(dataset)} "
               f"indices for {labels.shape[0]} distinct images; the tables count distinct "
@@ -133,7 +139,7 @@ def ultralytics_source(args):
     names = [data["names"][i] for i in range(len(data["names"]))]
     sampler = dict(balanced=True, settings={k: v for k, v in options.items() if k != "draw"},
                    draw=options.get("draw", "systematic"), num_samples=None, factors=None)
-    return labels_from_yolo_dataset(dataset, len(names)), names, sampler, []
+    return labels_from_yolo_dataset(dataset, len(names), count="instances"), names, sampler, []
 
 
 def is_detectron2_source(path):
@@ -195,7 +201,7 @@ def detectron2_source(args):
                            num_samples=node.get("num_samples"),
                            settings={k: node[k] for k in SOLVE_KEYS if k in node})
             num_classes = node.get("num_classes", num_classes)
-    labels = labels_from_dataset_dicts(dicts, num_classes)
+    labels = labels_from_dataset_dicts(dicts, num_classes, count="instances")
     classes = (thing_classes(names, labels.shape[1])
                or [f"class {i}" for i in range(labels.shape[1])])
     extra = [stochastic_repeat_scheme("d2_repeat_factor",
@@ -211,6 +217,8 @@ def schemes_for(labels, classes, sampler, extra, args):
                balanced_scheme(labels, **draw, **settings),
                balanced_scheme(labels, name="maxmin", **draw,
                                **dict(settings, objective="maxmin"))]
+    other = "images" if settings.get("count") == "instances" else "instances"
+    schemes.append(balanced_scheme(labels, name=other, **draw, **dict(settings, count=other)))
     factors = None
     if args.oversample:
         factors = {k: int(v) for k, v in (item.split("=") for item in args.oversample)}
@@ -223,6 +231,7 @@ def schemes_for(labels, classes, sampler, extra, args):
                                      oversampling_repeats(labels, classes, factors)))
     schemes.append(class_aware_scheme(labels))
     schemes.append(repeat_scheme("repeat_factor", repeat_factor_repeats(labels, args.rfs_thr)))
+    schemes.append(repeat_scheme("irfs", irfs_repeats(labels, args.irfs_thr)))
     return schemes + extra, settings, factors
 
 
@@ -360,14 +369,21 @@ def main(argv=None):
         print(f"{name:<18}" + "".join(f"{s['class_draws'][i]:>18.1f}" for s in summaries))
         class_rows.append({"class": name, **{s["sampler"]: s["class_draws"][i]
                                              for s in summaries}})
+    print("\nExpected boxes per epoch of each class (what the detector's loss sees)")
+    print(f"{'class':<18}" + "".join(f"{s['sampler']:>18}" for s in summaries))
+    for i, name in enumerate(classes):
+        print(f"{name:<18}" + "".join(f"{s['class_boxes'][i]:>18.1f}" for s in summaries))
+        class_rows[i].update({f"{s['sampler']} boxes": s["class_boxes"][i] for s in summaries})
     write_csv(osp.join(args.out_dir, "summary.csv"), summaries,
               ("sampler", "draw", "draws_per_epoch", *SUMMARY_KEYS, *SIMULATED_KEYS))
     write_csv(osp.join(args.out_dir, "class_draws.csv"), class_rows,
-              ["class", *[s["sampler"] for s in summaries]])
+              ["class", *[s["sampler"] for s in summaries],
+               *[f"{s['sampler']} boxes" for s in summaries]])
     with open(osp.join(args.out_dir, "summary.json"), "w") as handle:
         json.dump(dict(config=args.config, num_images=labels.shape[0], classes=classes,
                        balanced_settings=settings, oversampling_factors=factors,
-                       rfs_thr=args.rfs_thr, samplers=summaries), handle, indent=1)
+                       rfs_thr=args.rfs_thr, irfs_thr=args.irfs_thr, samplers=summaries),
+                  handle, indent=1)
     plot_class_draws(summaries, classes, hierarchy, osp.join(args.out_dir, "class_draws.png"))
     print(f"\nwrote summary.csv, summary.json, class_draws.csv, class_draws.png to {args.out_dir}")
 

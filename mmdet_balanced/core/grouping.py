@@ -15,7 +15,7 @@ class LabelGroups:
     """Unique label rows of a presence matrix.
 
     Attributes:
-        rows: ``(K, C)`` CSR 0/1 matrix of the unique label rows.
+        rows: ``(K, C)`` CSR matrix of the unique label rows (0/1, or the rows' weights).
         counts: ``(K,)`` number of images having each unique row.
         inverse: ``(N,)`` index of each image's row in ``rows``.
     """
@@ -26,15 +26,33 @@ class LabelGroups:
 
     @property
     def num_groups(self) -> int:
-        return self.rows.shape[0]
+        return len(self.counts)
 
 
-def group_label_rows(presence: sp.csr_matrix) -> LabelGroups:
-    """Group the rows of a 0/1 CSR matrix into unique rows with multiplicities."""
-    presence = sp.csr_matrix(presence)
-    if not presence.has_canonical_format:
-        presence = presence.copy()  # sorted, duplicate-free indices; the caller's stay as given
-        presence.sum_duplicates()
+def group_label_rows(matrix: sp.csr_matrix) -> LabelGroups:
+    """Group the rows of a CSR matrix (0/1 presence, or weights such as box counts) into
+    unique rows with multiplicities: rows are equal when their columns and values are."""
+    matrix = sp.csr_matrix(matrix)
+    if not matrix.has_canonical_format:
+        matrix = matrix.copy()  # sorted, duplicate-free indices; the caller's stay as given
+        matrix.sum_duplicates()
+    if matrix.nnz == 0 or np.all(matrix.data == 1.0):
+        return _group_patterns(matrix)
+    # Weighted rows: each (column, value) pair becomes a column of its own, so that equal
+    # patterns of the expanded 0/1 matrix are exactly equal weighted rows.
+    values, codes = np.unique(matrix.data, return_inverse=True)
+    expanded = sp.csr_matrix(
+        (np.ones(matrix.nnz), matrix.indices.astype(np.int64) * len(values) + codes,
+         matrix.indptr), shape=(matrix.shape[0], matrix.shape[1] * len(values)))
+    groups = _group_patterns(expanded, keep_rows=False)
+    first = np.empty(len(groups.counts), dtype=np.int64)
+    first[groups.inverse[::-1]] = np.arange(matrix.shape[0])[::-1]  # first image of each
+    return LabelGroups(rows=matrix[first].astype(np.float64), counts=groups.counts,
+                       inverse=groups.inverse)
+
+
+def _group_patterns(presence: sp.csr_matrix, keep_rows: bool = True) -> LabelGroups:
+    """Unique 0/1 patterns of a canonical CSR matrix (``rows`` None unless ``keep_rows``)."""
     num_images, num_classes = presence.shape
     row_nnz = np.diff(presence.indptr)
     max_nnz = int(row_nnz.max()) if num_images else 0
@@ -73,7 +91,9 @@ def group_label_rows(presence: sp.csr_matrix) -> LabelGroups:
     inverse[order] = group_of_sorted
     first = order[is_new]
     counts = np.diff(np.append(np.flatnonzero(is_new), num_images))
-    rows = presence[first]
-    rows.data[:] = 1.0
-    return LabelGroups(rows=rows.astype(np.float64), counts=counts.astype(np.int64),
-                       inverse=inverse)
+    rows = None
+    if keep_rows:
+        rows = presence[first]
+        rows.data[:] = 1.0
+        rows = rows.astype(np.float64)
+    return LabelGroups(rows=rows, counts=counts.astype(np.int64), inverse=inverse)

@@ -51,16 +51,17 @@ class WorstClassLP:
 
 
 def _lp_columns(rows: sp.csr_matrix, groups: np.ndarray, num_classes: int):
-    """HiGHS column data of groups ``w_k``: -1 in each of its class rows, +1 in the budget row."""
+    """HiGHS column data of groups ``w_k``: minus its row of ``E`` (1 per class for presence, the
+    weights for instance counts) in the class rows, +1 in the budget row."""
     sub = rows[groups]
     lengths = np.diff(sub.indptr) + 1
     ends = np.cumsum(lengths)
     index = np.empty(ends[-1], dtype=np.int32)
-    value = np.full(ends[-1], -1.0)
+    value = np.ones(ends[-1])
     is_budget = np.zeros(ends[-1], dtype=bool)
     is_budget[ends - 1] = True
-    index[~is_budget] = sub.indices
-    index[is_budget], value[is_budget] = num_classes, 1.0
+    index[~is_budget], value[~is_budget] = sub.indices, -sub.data
+    index[is_budget] = num_classes
     return (ends - lengths).astype(np.int32), index, value
 
 

@@ -22,6 +22,7 @@ from .report import frequency_spread
 
 SOLVERS = ("auto", "newton", "cvxopt")
 OBJECTIVES = ("paper", "maxmin")
+COUNTS = ("images", "instances")
 #: The paper's lam = 500 at N = 1237, as a scale-free ``lam_scale`` (lam = lam_scale * N).
 PAPER_LAM_SCALE = 500.0 / 1237.0
 #: The paper's lam, used when neither ``lam`` nor ``lam_scale`` is set.
@@ -50,6 +51,12 @@ class SolveInfo:
     starved_classes: list = field(default_factory=list)  # rarer than average under uniform
     #                                       sampling, yet below their uniform frequency here
     worst_class_bound: float = None       # objective="maxmin": the LP's max-min frequency t*
+    count: str = "images"                 # what E counts: "images" (presence) or "instances"
+    instance_frequencies: np.ndarray = None  # expected boxes of class l per draw, all classes
+    uniform_instance_frequencies: np.ndarray = None  # the same under uniform sampling
+    instance_max_min_ratio: float = None  # max/min of instance_frequencies over kept classes
+    instance_scale: float = 1.0           # count="instances": E = box counts / this (the mean
+    #                                       count of a present class in an image)
     lam: float = None                     # the lam solved with (from lam, lam_scale or default)
     lam_source: str = "lam"               # "lam", "lam_scale" or "default" (the paper's 500)
 
@@ -80,21 +87,27 @@ def resolve_lam(lam, lam_scale, num_images: int):
                        "it must be finite and >= 0 (the paper uses 500 for N = 1237)"), "lam"
 
 
-def presence_from_columns(lengths, columns, num_classes: int) -> sp.csr_matrix:
-    """(N, C) 0/1 CSR matrix from the class ids of every image laid end to end (``columns``,
-    validated to lie in ``[0, C)`` by the caller) and their count per image (``lengths``);
-    repeats count once. What every framework's label reader builds."""
+def presence_from_columns(lengths, columns, num_classes: int,
+                          count: str = "images") -> sp.csr_matrix:
+    """(N, C) CSR matrix from the class ids of every image's boxes laid end to end
+    (``columns``, validated to lie in ``[0, C)`` by the caller) and their number per image
+    (``lengths``): 0/1 presence (``count="images"``: repeats count once) or box counts
+    (``count="instances"``). What every framework's label reader builds."""
+    if count not in COUNTS:
+        raise ValueError(f"count={count!r} is not one of {COUNTS}")
     lengths = np.asarray(lengths, dtype=np.int64)
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     matrix = sp.csr_matrix((np.ones(len(columns)), np.asarray(columns, dtype=np.int64), indptr),
                            shape=(len(lengths), int(num_classes)))
     matrix.sum_duplicates()
-    matrix.data[:] = 1.0
+    if count == "images":
+        matrix.data[:] = 1.0
     return matrix
 
 
-def presence_matrix(labels) -> sp.csr_matrix:
-    """Validate ``labels`` ((N, C) array-like or scipy sparse) and return its 0/1 CSR pattern."""
+def count_matrix(labels) -> sp.csr_matrix:
+    """Validate ``labels`` ((N, C) array-like or scipy sparse: 0/1 presence or box counts) and
+    return it as float64 CSR in canonical form without explicit zeros."""
     if sp.issparse(labels):
         matrix = sp.csr_matrix(labels, dtype=np.float64)
     else:
@@ -121,6 +134,12 @@ def presence_matrix(labels) -> sp.csr_matrix:
         matrix = matrix.copy()  # never modify the caller's arrays
         matrix.sum_duplicates()
         matrix.eliminate_zeros()
+    return matrix
+
+
+def presence_matrix(labels) -> sp.csr_matrix:
+    """Validate ``labels`` ((N, C) array-like or scipy sparse) and return its 0/1 CSR pattern."""
+    matrix = count_matrix(labels)
     if matrix.dtype == np.float64 and np.all(matrix.data == 1.0):
         return matrix  # already a 0/1 pattern: used read-only, no copy
     # The 0/1 pattern, sharing the (read-only here) index arrays of ``matrix``.
@@ -208,10 +227,22 @@ def _resolve_background_share(background_share, num_background, num_images, alph
     return share
 
 
+def instance_weights(counts: sp.csr_matrix):
+    """``count="instances"``'s matrix: box counts divided by their mean over the present
+    (image, class) pairs, so its entries average 1 where a class is present, as the 0/1
+    presence matrix's do; the balance term then keeps its scale against ``lam`` and
+    ``lam_scale`` means a comparable spread of ``p`` on the same data. Returns it and the
+    scale."""
+    scale = float(counts.data.mean()) if counts.nnz else 1.0
+    weights = counts.copy()
+    weights.data = weights.data / scale
+    return weights, scale
+
+
 def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
                       solver: str = "auto", return_info: bool = False, *,
                       lam_scale=None, objective: str = "paper", background_share=None,
-                      maxmin_eps: float = 1e-3, class_names=None):
+                      maxmin_eps: float = 1e-3, class_names=None, count: str = "images"):
     """Balanced sampling probabilities of Olivier & Raynaud.
 
     Args:
@@ -239,6 +270,11 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
             spread evenly among them; the QP balances the labelled images with the rest.
         maxmin_eps: slack of the ``"maxmin"`` second stage, in [0, 1).
         class_names: the C class names, used in warnings (default: class indices).
+        count: what ``E[i, l]`` counts: ``"images"`` (default, the paper: 1 if class ``l`` is
+            in image ``i``) or ``"instances"`` (its number of boxes; ``labels`` must then hold
+            counts, e.g. ``label_matrix(dataset, count="instances")``), divided by the mean
+            count of a present class (see :func:`instance_weights`) so that ``lam`` /
+            ``lam_scale`` keep their meaning. ``f`` is then the expected boxes per draw.
 
     Returns:
         ``p``, float64 of shape (N,), summing to 1; images with identical label rows get equal
@@ -254,9 +290,20 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
         raise ValueError(f"objective={objective!r} is not one of {OBJECTIVES}")
     maxmin_eps = _check_real("maxmin_eps", maxmin_eps, 0.0, 1.0 - 1e-12,
                              "it must lie in [0, 1) (1e-3 is a good default)")
-    presence = presence_matrix(labels)
+    if count not in COUNTS:
+        raise ValueError(f"count={count!r} is not one of {COUNTS}: 'images' (presence, the "
+                         "paper) or 'instances' (box counts)")
+    counts = count_matrix(labels)
+    presence = presence_matrix(counts)
     num_images, num_classes = presence.shape
     lam, lam_source = resolve_lam(lam, lam_scale, num_images)
+    weights, scale = presence, 1.0
+    if count == "instances":
+        if counts.nnz and np.all(counts.data == 1.0):
+            warnings.warn("count='instances' but labels holds only 0/1 entries, so it balances "
+                          "image presence; pass box counts (e.g. label_matrix(dataset, "
+                          "count='instances')).", stacklevel=2)
+        weights, scale = instance_weights(counts)
 
     images_per_class = np.asarray(presence.sum(axis=0)).ravel()
     kept = np.flatnonzero(images_per_class > 0)
@@ -269,7 +316,7 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
         warnings.warn(f"classes {named} appear in no image of labels and are left out of the "
                       f"balance (their expected frequency is 0 whatever p is); remove them from "
                       f"the dataset's classes or check its annotations.", stacklevel=2)
-    balanced = presence[:, kept] if dropped else presence
+    balanced = weights[:, kept] if dropped else weights
     background = np.diff(balanced.indptr) == 0
     num_background = int(background.sum())
     alpha = alpha_factor / num_images
@@ -297,11 +344,17 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
         return p
 
     f_all = np.asarray(presence.T @ p).ravel()
-    f_kept = f_all[kept]
     uniform = images_per_class / num_images
-    rare = uniform[kept] < uniform[kept].mean()
+    boxes_all = np.asarray(counts.T @ p).ravel()
+    uniform_boxes = np.asarray(counts.sum(axis=0)).ravel() / num_images
+    # "starved" and the spread are judged on what the objective balances
+    f_kept = (f_all if count == "images" else boxes_all)[kept]
+    reference = (uniform if count == "images" else uniform_boxes)[kept]
+    rare = reference < reference.mean()
     spread = (frequency_spread(f_all, counted=images_per_class > 0) if len(kept)
               else {"max_min_ratio": 1.0, "cv": 0.0})
+    box_spread = (frequency_spread(boxes_all, counted=images_per_class > 0) if len(kept)
+                  else {"max_min_ratio": 1.0, "cv": 0.0})
     group_alpha = min(sub_alpha_factor, 1.0) / num_target
     if floor is None:
         residual = _group_kkt_residual(groups.rows, groups.counts.astype(float),
@@ -318,8 +371,11 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
         num_groups=groups.num_groups, seconds=time.perf_counter() - start,
         dropped_classes=dropped,
         background_mass=float(p[background].sum()),
-        starved_classes=kept[rare & (f_kept < uniform[kept] * (1 - 1e-9))].tolist(),
-        worst_class_bound=worst_bound, lam=lam, lam_source=lam_source)
+        starved_classes=kept[rare & (f_kept < reference * (1 - 1e-9))].tolist(),
+        worst_class_bound=worst_bound, count=count, instance_frequencies=boxes_all,
+        uniform_instance_frequencies=uniform_boxes,
+        instance_max_min_ratio=box_spread["max_min_ratio"], instance_scale=scale,
+        lam=lam, lam_source=lam_source)
     return p, info
 
 

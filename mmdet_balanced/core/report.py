@@ -39,14 +39,23 @@ def solve_summary(owner: str, class_names, labels, info, draws: int, settings: d
     expected draws per epoch containing each class, uniform vs balanced."""
     shown = {k: v for k, v in settings.items() if k not in ("lam", "lam_scale")}
     text = ", ".join([f"{k}={v}" for k, v in shown.items()] + _lam_texts(info, labels))
-    table = format_frequency_table(class_names, {
-        "uniform": info.uniform_class_frequencies * labels.shape[0],
-        "balanced": info.class_frequencies * draws})
+    columns = {"uniform": info.uniform_class_frequencies * labels.shape[0],
+               "balanced": info.class_frequencies * draws}
+    if _has_instances(info):  # box counts known: the boxes each epoch feeds too
+        columns.update({"uniform boxes": info.uniform_instance_frequencies * labels.shape[0],
+                        "balanced boxes": info.instance_frequencies * draws})
+    table = format_frequency_table(class_names, columns)
     return (f"{owner}: {labels.shape[0]} images, {labels.shape[1]} classes; {info.num_groups} "
             f"unique label rows; {text}; solver {info.solver} ({info.iterations} iterations, "
             f"KKT residual {info.kkt_residual:.1e}, {info.seconds:.2f} s); background images "
             f"hold {info.background_mass:.1%} of the probability. Expected draws per epoch "
-            f"containing each class:\n{table}")
+            f"containing each class{' and boxes of it' if _has_instances(info) else ''} "
+            f"(count={getattr(info, 'count', 'images')!r} balanced):\n{table}")
+
+
+def _has_instances(info) -> bool:
+    boxes = getattr(info, "instance_frequencies", None)
+    return boxes is not None and not np.allclose(boxes, info.class_frequencies)
 
 
 def _lam_texts(info, labels):
@@ -102,6 +111,11 @@ def sampling_record(owner: str, settings: dict, class_names, image_keys, p, info
     return dict(
         sampler=owner, settings=dict(settings),
         lam=getattr(info, "lam", None), lam_source=getattr(info, "lam_source", None),
+        count=getattr(info, "count", "images"),
+        instance_frequencies=_listed(getattr(info, "instance_frequencies", None)),
+        uniform_instance_frequencies=_listed(getattr(info, "uniform_instance_frequencies",
+                                                     None)),
+        instance_max_min_ratio=getattr(info, "instance_max_min_ratio", None),
         num_images=len(p), classes=list(class_names), solver=info.solver,
         kkt_residual=info.kkt_residual, seconds=info.seconds,
         uniform_class_frequencies=info.uniform_class_frequencies.tolist(),
@@ -110,3 +124,7 @@ def sampling_record(owner: str, settings: dict, class_names, image_keys, p, info
         background_mass=info.background_mass,
         starved_classes=[class_names[i] for i in info.starved_classes],
         images=[dict(key=str(k), p=float(v)) for k, v in zip(image_keys, p)])
+
+
+def _listed(values):
+    return None if values is None else np.asarray(values).tolist()

@@ -9,6 +9,7 @@ from detectron2.config import CfgNode as CN
 from detectron2.data import MetadataCatalog, build_detection_train_loader
 from detectron2.data import get_detection_dataset_dicts
 
+from .repeat_factors import IRFS_SAMPLER_NAME, repeat_factors_from_instance_frequency
 from .sampler import BalancedTrainingSampler
 
 SAMPLER_NAME = "BalancedQPSampler"
@@ -23,6 +24,7 @@ def add_balanced_config(cfg):
     balanced.LAM = None              # weight of lam/2 ||p||^2; None: the paper's 500 (N = 1237)
     balanced.LAM_SCALE = None        # or lam = LAM_SCALE * N (the paper's: 0.404)
     balanced.OBJECTIVE = "paper"     # or "maxmin": lift the rarest class first
+    balanced.COUNT = "images"        # or "instances": balance box counts, not image presence
     balanced.BACKGROUND_SHARE = None  # None, a probability, or "uniform"
     balanced.MAXMIN_EPS = 1e-3
     balanced.SOLVER = "auto"
@@ -70,7 +72,8 @@ def balanced_settings_from_config(cfg) -> dict:
     return dict(alpha_factor=balanced.ALPHA_FACTOR, lam=balanced.LAM,
                 lam_scale=balanced.LAM_SCALE, objective=balanced.OBJECTIVE,
                 background_share=balanced.BACKGROUND_SHARE, maxmin_eps=balanced.MAXMIN_EPS,
-                solver=balanced.SOLVER, draw=balanced.DRAW, num_samples=balanced.NUM_SAMPLES)
+                solver=balanced.SOLVER, draw=balanced.DRAW, num_samples=balanced.NUM_SAMPLES,
+                count=balanced.get("COUNT", "images"))
 
 
 def balanced_sampler_from_config(cfg, dataset_dicts) -> BalancedTrainingSampler:
@@ -85,8 +88,17 @@ def balanced_sampler_from_config(cfg, dataset_dicts) -> BalancedTrainingSampler:
 
 def build_balanced_train_loader(cfg, mapper=None):
     """``build_detection_train_loader(cfg, mapper)`` that also honours
-    ``SAMPLER_TRAIN = "BalancedQPSampler"``. The balanced sampler is kept on the loader as
+    ``SAMPLER_TRAIN = "BalancedQPSampler"`` and ``"InstanceRepeatFactorTrainingSampler"``
+    (IRFS at ``DATALOADER.REPEAT_THRESHOLD``). The balanced sampler is kept on the loader as
     ``loader.balanced_sampler`` (``BalancedTrainer`` moves its stream on resume)."""
+    if cfg.DATALOADER.SAMPLER_TRAIN == IRFS_SAMPLER_NAME:
+        from detectron2.data.samplers import RepeatFactorTrainingSampler
+        dataset = train_dataset_dicts(cfg)
+        factors = repeat_factors_from_instance_frequency(
+            dataset, cfg.DATALOADER.REPEAT_THRESHOLD, num_classes_from_config(cfg))
+        sampler = RepeatFactorTrainingSampler(factors, seed=cfg.SEED if cfg.SEED >= 0 else None)
+        return build_detection_train_loader(cfg, mapper=mapper, dataset=dataset,
+                                            sampler=sampler)
     if cfg.DATALOADER.SAMPLER_TRAIN != SAMPLER_NAME:
         return build_detection_train_loader(cfg, mapper=mapper)
     dataset = train_dataset_dicts(cfg)

@@ -18,14 +18,17 @@ def _describe(record, index):
     return f"dataset_dicts[{index}]" + (f" ({name})" if name is not None else "")
 
 
-def labels_from_dataset_dicts(dataset_dicts, num_classes: Optional[int] = None) -> sp.csr_matrix:
-    """(N, C) 0/1 CSR presence matrix of ``dataset_dicts`` (a list of Detectron2 dataset dicts,
-    or any sequence of them, e.g. ``DatasetFromList``), rows in dataset order.
+def labels_from_dataset_dicts(dataset_dicts, num_classes: Optional[int] = None,
+                              count: str = "images") -> sp.csr_matrix:
+    """(N, C) CSR matrix of ``dataset_dicts`` (a list of Detectron2 dataset dicts, or any
+    sequence of them, e.g. ``DatasetFromList``), rows in dataset order: 0/1 presence, or the
+    number of (non-crowd) boxes of each class with ``count="instances"``.
 
     Args:
         dataset_dicts: what ``DatasetCatalog.get(name)`` or ``get_detection_dataset_dicts``
             returns.
         num_classes: C; default: the largest ``category_id`` + 1.
+        count: ``"images"`` (presence) or ``"instances"`` (box counts).
     """
     if isinstance(dataset_dicts, (str, bytes)) or not hasattr(dataset_dicts, "__len__"):
         raise TypeError("dataset_dicts must be a list of Detectron2 dataset dicts (e.g. "
@@ -46,7 +49,7 @@ def labels_from_dataset_dicts(dataset_dicts, num_classes: Optional[int] = None) 
                 f"{_describe(record, index)} has no 'annotations': Detectron2 training dicts "
                 "list their boxes under 'annotations' (an empty list for an image without "
                 "boxes); pass the training split's dicts, not a test split's or mapped ones.")
-        ids = set()
+        ids = []
         for box in record["annotations"]:
             if box.get("iscrowd", 0) or box.get("ignore", 0):
                 continue
@@ -59,7 +62,7 @@ def labels_from_dataset_dicts(dataset_dicts, num_classes: Optional[int] = None) 
                     f"[0, {bound}): Detectron2 trains on contiguous ids; map the dataset's ids "
                     "with metadata thing_dataset_id_to_contiguous_id (register_coco_instances "
                     "does) or pass the model's num_classes.")
-            ids.add(int(category))
+            ids.append(int(category))
         rows.append(sorted(ids))
     columns = np.fromiter((c for row in rows for c in row), dtype=np.int64)
     if num_classes is None:
@@ -67,4 +70,4 @@ def labels_from_dataset_dicts(dataset_dicts, num_classes: Optional[int] = None) 
             raise ValueError("no image of dataset_dicts has a (non-crowd) box, so there is "
                              "nothing to balance; check the dataset or use TrainingSampler")
         num_classes = int(columns.max()) + 1
-    return presence_from_columns([len(row) for row in rows], columns, num_classes)
+    return presence_from_columns([len(row) for row in rows], columns, num_classes, count=count)

@@ -29,8 +29,9 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
             (what ``get_detection_dataset_dicts(cfg.DATASETS.TRAIN, ...)`` returns).
         num_classes: C; default: the largest ``category_id`` + 1.
         seed: the stream's seed, the same on every rank; ``None``: ``comm.shared_random_seed()``.
-        alpha_factor, lam, lam_scale, objective, background_share, maxmin_eps, solver: the QP,
-            as in :func:`mmdet_balanced.solve_balanced_qp` (defaults: the paper's).
+        alpha_factor, lam, lam_scale, objective, background_share, maxmin_eps, solver, count:
+            the QP, as in :func:`mmdet_balanced.solve_balanced_qp` (defaults: the paper's;
+            ``count="instances"`` balances box counts instead of image presence).
         draw: ``"systematic"`` (default: each image floor or ceil of ``n p_i`` times per chunk
             of ``n = num_samples`` draws) or ``"iid"`` (with replacement, as in the paper).
         num_samples: chunk length (default: the number of images).
@@ -49,7 +50,7 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
                  background_share=None, maxmin_eps: float = 1e-3, solver: str = "auto",
                  draw: str = "systematic", num_samples: Optional[int] = None,
                  class_names=None, output_dir: Optional[str] = None,
-                 total_batch_size: Optional[int] = None) -> None:
+                 total_batch_size: Optional[int] = None, count: str = "images") -> None:
         check_draw(draw)  # bad input fails before the solve
         owner = type(self).__name__
         if total_batch_size is not None and (isinstance(total_batch_size, bool) or not
@@ -58,7 +59,7 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
             raise ValueError(f"total_batch_size must be a positive int (images per iteration "
                              f"over all ranks); got {total_batch_size!r}")
         self.total_batch_size, self._start_set = total_batch_size, False
-        labels = labels_from_dataset_dicts(dataset_dicts, num_classes)
+        labels = labels_from_dataset_dicts(dataset_dicts, num_classes, count="instances")
         if labels.nnz == 0:
             raise ValueError(f"{owner}: no training image has a (non-crowd) box of the "
                              f"{labels.shape[1]} classes, so there is nothing to balance; "
@@ -70,7 +71,7 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
                              f"{labels.shape[1]} classes (num_classes={num_classes})")
         settings = dict(alpha_factor=alpha_factor, lam=lam, solver=solver, lam_scale=lam_scale,
                         objective=objective, background_share=background_share,
-                        maxmin_eps=maxmin_eps)
+                        maxmin_eps=maxmin_eps, count=count)
         p, self.solve_info = solve_balanced_qp(labels, return_info=True, **settings)
         p = share_from_rank0(p)
         super().__init__(p, num_samples=num_samples,

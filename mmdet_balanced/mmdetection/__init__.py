@@ -11,10 +11,11 @@ def register_all_modules() -> dict:
     from .images_seen import ImagesSeenHook
     from .metrics import ClassAPMetric
     from .mix_dataset import BalancedMultiImageMixDataset
+    from .repeat_dataset import InstanceBalancedDataset
     from .samplers import BalancedQPSampler, InfiniteBalancedQPSampler, OversamplingSampler
     allow_mmengine_checkpoints()
     return dict(BalancedQPSampler=BalancedQPSampler,
                 InfiniteBalancedQPSampler=InfiniteBalancedQPSampler,
                 OversamplingSampler=OversamplingSampler, ClassAPMetric=ClassAPMetric,
                 BalancedMultiImageMixDataset=BalancedMultiImageMixDataset,
-                ImagesSeenHook=ImagesSeenHook)
+                ImagesSeenHook=ImagesSeenHook, InstanceBalancedDataset=InstanceBalancedDataset)

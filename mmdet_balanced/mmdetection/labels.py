@@ -94,35 +94,38 @@ def _labels_and_key(info):
     return _labels(info), info.get("img_path") or info.get("img_id")
 
 
-def read_annotations(dataset, with_image_keys: bool = False):
-    """One pass over ``dataset``: its (N, C) presence matrix and, if asked, each image's path
-    (or id), as ``(matrix, keys or None)``."""
+def read_annotations(dataset, with_image_keys: bool = False, count: str = "images"):
+    """One pass over ``dataset``: its (N, C) matrix (presence, or box counts with
+    ``count="instances"``) and, if asked, each image's path (or id), as
+    ``(matrix, keys or None)``."""
     name = type(dataset).__name__
     with _cyclic_gc_paused():
         if not with_image_keys:
             rows = per_image(dataset, _labels, lambda d, i: list(d.get_cat_ids(i)))
-            return _rows_to_csr(rows, len(dataset_classes(dataset)), name), None
+            return _rows_to_csr(rows, len(dataset_classes(dataset)), name, count), None
         pairs = per_image(dataset, _labels_and_key, lambda d, i: (list(d.get_cat_ids(i)), i))
         return (_rows_to_csr([labels for labels, _ in pairs], len(dataset_classes(dataset)),
-                             name),
+                             name, count),
                 [key for _, key in pairs])
 
 
-def label_matrix(dataset) -> sp.csr_matrix:
-    """(N, C) 0/1 CSR presence matrix of ``dataset``, rows in dataset index order."""
-    return read_annotations(dataset)[0]
+def label_matrix(dataset, count: str = "images") -> sp.csr_matrix:
+    """(N, C) CSR matrix of ``dataset``, rows in dataset index order: 0/1 presence
+    (``count="images"``) or the number of (non-ignored) boxes of each class
+    (``count="instances"``)."""
+    return read_annotations(dataset, count=count)[0]
 
 
-def distinct_label_matrix(dataset) -> sp.csr_matrix:
-    """The presence matrix of the distinct images ``dataset`` holds: the copies made by
-    RepeatDataset and ClassBalancedDataset are counted once (statistics of the data, not of
-    the dataset's indexing)."""
+def distinct_label_matrix(dataset, count: str = "images") -> sp.csr_matrix:
+    """The matrix (presence, or box counts with ``count="instances"``) of the distinct images
+    ``dataset`` holds: the copies made by RepeatDataset and ClassBalancedDataset are counted
+    once (statistics of the data, not of the dataset's indexing)."""
     with _cyclic_gc_paused():
         rows = per_image(dataset, _labels, lambda d, i: list(d.get_cat_ids(i)), distinct=True)
-    return _rows_to_csr(rows, len(dataset_classes(dataset)), type(dataset).__name__)
+    return _rows_to_csr(rows, len(dataset_classes(dataset)), type(dataset).__name__, count)
 
 
-def _rows_to_csr(rows, num_classes, name):
+def _rows_to_csr(rows, num_classes, name, count="images"):
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
     columns = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64,
                           count=int(lengths.sum()))
@@ -132,4 +135,4 @@ def _rows_to_csr(rows, num_classes, name):
         raise ValueError(f"{name}: image {image} has bbox_label {int(columns[bad])} outside "
                          f"[0, {num_classes}); the dataset's classes and annotations disagree "
                          "(check metainfo['classes'] of every wrapped dataset).")
-    return presence_from_columns(lengths, columns, num_classes)
+    return presence_from_columns(lengths, columns, num_classes, count=count)

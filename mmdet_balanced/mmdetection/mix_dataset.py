@@ -24,15 +24,17 @@ class BalancedMultiImageMixDataset(MultiImageMixDataset):
 
     Args:
         dataset, pipeline, skip_type_keys, max_refetch, lazy_init: as ``MultiImageMixDataset``.
-        alpha_factor, lam, lam_scale, objective, background_share: the QP's settings (see
+        alpha_factor, lam, lam_scale, objective, background_share, count: the QP's settings (see
             :func:`mmdet_balanced.solve_balanced_qp`); use the sampler's.
     """
 
     def __init__(self, dataset, pipeline, skip_type_keys=None, max_refetch: int = 15,
                  lazy_init: bool = False, alpha_factor: float = 0.5,
-                 lam: Optional[float] = None, lam_scale=None, objective: str = "paper", background_share=None) -> None:
+                 lam: Optional[float] = None, lam_scale=None, objective: str = "paper",
+                 background_share=None, count: str = "images") -> None:
         self._solve_kwargs = dict(alpha_factor=alpha_factor, lam=lam, lam_scale=lam_scale,
-                                  objective=objective, background_share=background_share)
+                                  objective=objective, background_share=background_share,
+                                  count=count)
         self.partner_probabilities = None
         super().__init__(dataset, pipeline, skip_type_keys, max_refetch, lazy_init)
         for transform in self.pipeline:
@@ -44,8 +46,8 @@ class BalancedMultiImageMixDataset(MultiImageMixDataset):
         if self._fully_initialized:
             return
         super().full_init()
-        self.partner_probabilities = solve_balanced_qp(label_matrix(self.dataset),
-                                                       **self._solve_kwargs)
+        self.partner_probabilities = solve_balanced_qp(
+            label_matrix(self.dataset, count=self._solve_kwargs["count"]), **self._solve_kwargs)
         self._accept, self._alias = alias_table(self.partner_probabilities)
 
     def _draw(self) -> int:

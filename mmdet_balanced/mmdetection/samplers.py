@@ -48,7 +48,9 @@ def balanced_probabilities(dataset, owner: str, num_samples: Optional[int] = Non
     """Check the classes, solve the QP for ``dataset``, make every rank hold rank 0's vector,
     log the effect."""
     record_dir = _record_dir()
-    labels, image_keys = read_annotations(dataset, with_image_keys=record_dir is not None)
+    # box counts: count="instances" balances them; either way the log shows both balances
+    labels, image_keys = read_annotations(dataset, with_image_keys=record_dir is not None,
+                                          count="instances")
     if labels.nnz == 0:
         raise ValueError(
             f"{owner}: no image of the training dataset has a (non-ignored) box of its "
@@ -103,8 +105,9 @@ class BalancedQPSampler(ProbabilitySampler):
     Args:
         dataset: the training dataset (any MMDetection dataset or wrapper).
         seed: shared random seed; ``None`` synchronises a random one across ranks.
-        alpha_factor, lam, solver, lam_scale, objective, background_share, maxmin_eps: see
-            :func:`mmdet_balanced.solve_balanced_qp` (defaults: the paper's formulation).
+        alpha_factor, lam, solver, lam_scale, objective, background_share, maxmin_eps, count:
+            see :func:`mmdet_balanced.solve_balanced_qp` (defaults: the paper's formulation;
+            ``count="instances"`` balances box counts instead of image presence).
         num_samples: draws per epoch over all ranks (default: dataset length).
         round_up: pad so that every rank gets the same number of indices.
         draw: ``"systematic"`` (default: each image floor or ceil of ``n p_i`` times per
@@ -120,11 +123,12 @@ class BalancedQPSampler(ProbabilitySampler):
                  round_up: bool = True, lam_scale: Optional[float] = None,
                  objective: str = "paper", background_share=None,
                  maxmin_eps: float = 1e-3, draw: str = "systematic", shuffle: bool = True,
-                 allow_empty_classes: bool = False) -> None:
+                 allow_empty_classes: bool = False, count: str = "images") -> None:
         _init_balanced(self, ProbabilitySampler, dataset, seed, num_samples,
                        dict(alpha_factor=alpha_factor, lam=lam, solver=solver,
                             lam_scale=lam_scale, objective=objective,
-                            background_share=background_share, maxmin_eps=maxmin_eps),
+                            background_share=background_share, maxmin_eps=maxmin_eps,
+                            count=count),
                        shuffle, allow_empty_classes, round_up=round_up, draw=draw)
 
 
@@ -138,11 +142,12 @@ class InfiniteBalancedQPSampler(InfiniteProbabilitySampler):
                  lam_scale: Optional[float] = None, objective: str = "paper",
                  background_share=None, maxmin_eps: float = 1e-3,
                  draw: str = "systematic", shuffle: bool = True,
-                 allow_empty_classes: bool = False) -> None:
+                 allow_empty_classes: bool = False, count: str = "images") -> None:
         _init_balanced(self, InfiniteProbabilitySampler, dataset, seed, num_samples,
                        dict(alpha_factor=alpha_factor, lam=lam, solver=solver,
                             lam_scale=lam_scale, objective=objective,
-                            background_share=background_share, maxmin_eps=maxmin_eps),
+                            background_share=background_share, maxmin_eps=maxmin_eps,
+                            count=count),
                        shuffle, allow_empty_classes, draw=draw)
 
 

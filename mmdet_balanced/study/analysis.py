@@ -10,8 +10,10 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..core.grouping import group_label_rows
-from ..core.qp import (newton_on_groups, only_uniform_feasible, presence_matrix, renormalise,
-                 solve_balanced_qp)
+from ..core.qp import (count_matrix, newton_on_groups, only_uniform_feasible, presence_matrix,
+                       renormalise, solve_balanced_qp)
+from ..core.repeat_factors import (image_repeat_factors,  # noqa: F401  (re-exported)
+                                   instance_repeat_factors)
 from ..core.report import frequency_spread
 from ..core.sampler import ProbabilitySampler, check_draw
 
@@ -101,20 +103,6 @@ def class_aware_scheme(labels):
     return Scheme("class_aware", p / p.sum(), labels.shape[0], draw="iid")
 
 
-def image_repeat_factors(labels, threshold: float, sqrt: bool = True) -> np.ndarray:
-    """The LVIS repeat-factor rule both frameworks use: class c repeats ``r_c = max(1, t / f_c)``
-    (its square root if ``sqrt``), f_c its image fraction; an image takes the largest r_c of
-    its classes, 1 without boxes. As they are: Detectron2's ``RepeatFactorTrainingSampler``
-    (fractional, rounded stochastically each epoch)."""
-    labels = presence_matrix(labels)
-    fraction = np.asarray(labels.sum(axis=0)).ravel() / labels.shape[0]
-    with np.errstate(divide="ignore"):
-        ratio = threshold / fraction
-    factor = np.maximum(1.0, np.sqrt(ratio) if sqrt else ratio)
-    image_factor = np.asarray(labels.multiply(factor[None, :]).tocsr().max(axis=1).todense())
-    return np.maximum(image_factor.ravel(), 1.0)
-
-
 def repeat_factor_repeats(labels, threshold: float) -> np.ndarray:
     """MMDetection's ClassBalancedDataset: :func:`image_repeat_factors` with the square root,
     background images repeating by the background's own fraction, rounded up."""
@@ -135,8 +123,10 @@ def stochastic_repeat_scheme(name, repeats) -> Scheme:
 
 
 def summarize_scheme(labels, scheme: Scheme) -> dict:
-    """Expected per-class draws per epoch, their spread, and image coverage."""
-    labels = presence_matrix(labels)
+    """Expected per-class draws per epoch, their spread, and image coverage; with box counts
+    in ``labels`` also the expected boxes of each class per epoch and their spread."""
+    counts = count_matrix(labels)
+    labels = presence_matrix(counts)
     num_images = labels.shape[0]
     f = np.asarray(labels.T @ scheme.p).ravel()
     spread = frequency_spread(f)
@@ -157,7 +147,22 @@ def summarize_scheme(labels, scheme: Scheme) -> dict:
         coverage=distinct / num_images,
         background_mass=float(scheme.p[background].sum()),
         labels_per_draw=float(np.diff(labels.indptr) @ scheme.p),
+        **_box_summary(counts, scheme, f > 0),
     )
+
+
+def _box_summary(counts, scheme: Scheme, counted) -> dict:
+    """Expected boxes of each class per epoch, with their max/min ratio and CV."""
+    boxes = np.asarray(counts.T @ scheme.p).ravel() * (
+        scheme.draws if scheme.repeats is None else scheme.repeats.sum())
+    spread = frequency_spread(boxes, counted=counted)
+    return dict(class_boxes=boxes.tolist(), box_max_min_ratio=spread["max_min_ratio"],
+                box_cv=spread["cv"])
+
+
+def irfs_repeats(counts, threshold: float) -> np.ndarray:
+    """MMDetection's ``InstanceBalancedDataset``: IRFS factors rounded up."""
+    return np.ceil(instance_repeat_factors(counts, threshold)).astype(np.int64)
 
 
 def sweep(labels, alpha_factors, lams, epochs: int = 5, seed: int = 0, progress=None,

@@ -39,7 +39,7 @@ import numpy as np
 from .compare import load_group, plot_ecdfs, summarize
 
 FINISHED = "test_metrics.json"
-OURS = ("recommended", "maxmin")  # the arms the verdict compares with every other arm
+OURS = ("recommended", "maxmin", "instances")  # compared with every other arm
 DEFAULT_ARMS = ("uniform", "oversampling", "rfs", "classaware", "balanced", "recommended",
                 "maxmin")
 RECOMMENDED_LAM_SCALE = 0.4042  # the paper's lam = 500 at N = 1237, as a share of N
@@ -48,10 +48,12 @@ RECOMMENDED_LAM_SCALE = 0.4042  # the paper's lam = 500 at N = 1237, as a share 
 @dataclass
 class DatasetStats:
     """What the arm rules read from the training set: class names, the number of distinct
-    images holding each class and of images in all."""
+    images holding each class, of images in all, and (for IRFS) each class's
+    ``sqrt(f_img * f_box)``."""
     classes: tuple
     image_counts: np.ndarray
     num_images: int
+    instance_frequency: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -138,6 +140,22 @@ def _rfs(stats):
                facts=dict(oversample_thr=threshold, class_factors=factors))
 
 
+@register_arm("irfs")
+def _irfs(stats):
+    if stats.instance_frequency is None:
+        raise ValueError("the irfs arm needs box counts (DatasetStats.instance_frequency)")
+    frequency = np.asarray(stats.instance_frequency, dtype=float)
+    threshold = float(np.median(frequency[frequency > 0]))
+    factors = {name: round(max(1.0, float(np.sqrt(threshold / f))), 3)
+               for name, f in zip(stats.classes, frequency) if f > 0}
+    return Arm("irfs", dict(type="DefaultSampler", shuffle=True),
+               f"instance-aware repeat factors (IRFS, InstanceBalancedDataset), oversample_thr "
+               f"= the median class sqrt(f_img f_box) = {threshold:.4f}; class factors "
+               f"{factors}",
+               dataset_wrapper=dict(type="InstanceBalancedDataset", oversample_thr=threshold),
+               facts=dict(oversample_thr=threshold, class_factors=factors))
+
+
 @register_arm("classaware")
 def _classaware(stats):
     return Arm("classaware", dict(type="ClassAwareSampler", num_sample_class=1),
@@ -168,6 +186,13 @@ def _maxmin(stats):
     return _balanced("maxmin", f"BalancedQPSampler, lam_scale {RECOMMENDED_LAM_SCALE}, "
                      "systematic draws, objective='maxmin'",
                      lam_scale=RECOMMENDED_LAM_SCALE, draw="systematic", objective="maxmin")
+
+
+@register_arm("instances")
+def _instances(stats):
+    return _balanced("instances", f"BalancedQPSampler, count='instances' (box counts), "
+                     f"lam_scale {RECOMMENDED_LAM_SCALE}, systematic draws",
+                     lam_scale=RECOMMENDED_LAM_SCALE, draw="systematic", count="instances")
 
 
 def check_arms(names) -> list:
@@ -288,12 +313,14 @@ def dataset_stats(cfg) -> DatasetStats:
 
     import mmdet_balanced  # noqa: F401  (registers the plugin's components)
     from mmdet.registry import DATASETS
+    from ..core.repeat_factors import instance_class_frequency
     from ..mmdetection.labels import dataset_classes, distinct_label_matrix
     init_default_scope(cfg.get("default_scope", "mmdet"))
     dataset = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
-    labels = distinct_label_matrix(dataset)
-    counts = np.asarray((labels > 0).sum(axis=0)).ravel()
-    return DatasetStats(dataset_classes(dataset), counts, labels.shape[0])
+    boxes = distinct_label_matrix(dataset, count="instances")
+    counts = np.asarray((boxes > 0).sum(axis=0)).ravel()
+    return DatasetStats(dataset_classes(dataset), counts, boxes.shape[0],
+                        instance_class_frequency(boxes) if boxes.nnz else None)
 
 
 def _world_size(args) -> int:
@@ -461,8 +488,7 @@ def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None):
     names = [g.name for g in groups]
     ours = [n for n in OURS if n in names]
     pairs = [(peer, mine) for mine in ours for peer in names if peer not in OURS]
-    if len(ours) == 2:
-        pairs.append(("recommended", "maxmin"))
+    pairs += [(a, b) for i, a in enumerate(ours) for b in ours[i + 1:]]
     metrics = sorted({k for g in groups for v in g.runs.values() for k in v
                       if k.startswith("class_ap/") and k != "class_ap/mAP"})
     stats, tests = summarize(groups, metrics=metrics, pairs=pairs)

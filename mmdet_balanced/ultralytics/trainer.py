@@ -24,7 +24,8 @@ from .labels import labels_from_yolo_dataset
 from .sampler import YOLOBalancedSampler
 
 DEFAULTS = dict(alpha_factor=0.5, lam=None, lam_scale=None, objective="paper",
-                background_share=None, maxmin_eps=1e-3, solver="auto", draw="systematic")
+                background_share=None, maxmin_eps=1e-3, solver="auto", draw="systematic",
+                count="images")
 TABLE_FILE = "class_draws.txt"
 
 
@@ -79,7 +80,7 @@ class BalancedDetectionTrainer(DetectionTrainer):
         owner = type(self).__name__
         settings = {k: v for k, v in self.balanced_settings.items() if k != "draw"}
         names = [self.data["names"][i] for i in range(len(self.data["names"]))]
-        labels = labels_from_yolo_dataset(dataset, len(names))
+        labels = labels_from_yolo_dataset(dataset, len(names), count="instances")
         if labels.nnz == 0:
             raise ValueError(f"{owner}: no training image has a box, so there is nothing to "
                              "balance; check data.yaml's train split")
@@ -105,7 +106,8 @@ def _start_epoch_chunk(trainer):
 
 def balanced_trainer(**settings):
     """A ``BalancedDetectionTrainer`` subclass carrying ``settings`` (``alpha_factor``, ``lam``,
-    ``lam_scale``, ``objective``, ``background_share``, ``maxmin_eps``, ``solver``, ``draw``;
+    ``lam_scale``, ``objective``, ``background_share``, ``maxmin_eps``, ``solver``, ``draw``,
+    ``count`` ("images" or "instances");
     the rest keep the paper's defaults), for ``model.train(trainer=...)``."""
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
