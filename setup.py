@@ -14,6 +14,8 @@ setup(
         "detectron2": ["torchvision", "fvcore>=0.1.5,<0.1.6", "iopath>=0.1.7,<0.1.10",
                        "omegaconf>=2.1,<2.4", "hydra-core>=1.1", "setuptools<81"],
         "ultralytics": ["ultralytics>=8.3"],  # AGPL-3.0
+        "transformers": ["transformers>=4.46", "accelerate>=0.26"],
+        "lightning": ["lightning>=2.0"],
         "tests": ["pytest", "hypothesis"],
     },
 )

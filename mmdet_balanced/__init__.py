@@ -12,6 +12,7 @@ import importlib.util
 
 from .core.qp import (SolveInfo, balanced_objective, class_frequencies, kkt_residual,
                       solve_balanced_qp)
+from .core.balanced_sampler import BalancedSampler
 from .core.readers import coco_class_names, labels_from_coco, labels_from_yolo_dir
 from .core.repeat_factors import image_repeat_factors, instance_repeat_factors
 from .core.sampler import InfiniteProbabilitySampler, ProbabilitySampler, RepeatSampler
@@ -21,7 +22,7 @@ __version__ = "0.3.0"
 __all__ = ["solve_balanced_qp", "label_matrix", "balanced_objective", "class_frequencies", "kkt_residual",
            "SolveInfo", "ProbabilitySampler", "InfiniteProbabilitySampler", "RepeatSampler",
            "image_repeat_factors", "instance_repeat_factors", "labels_from_coco",
-           "coco_class_names", "labels_from_yolo_dir"]
+           "coco_class_names", "labels_from_yolo_dir", "BalancedSampler"]
 
 if importlib.util.find_spec("mmdet") is not None:
     from .mmdetection import register_all_modules

@@ -161,3 +161,14 @@ def test_old_metric_names_are_read_under_the_new_prefix(tmp_path):
     (run / "test_metrics.json").write_text(json.dumps(
         dict(metrics={"balanced/mAP@0.2": 0.5, "balanced/AP@0.2/a": 0.25})))
     assert read_run(str(run)) == {"class_ap/mAP@0.2": 0.5, "class_ap/AP@0.2/a": 0.25}
+
+
+def test_collect_copies_what_a_study_commits(tiny_race, tmp_path):
+    from mmdet_balanced.study.race import collect
+    work_dir, _, _ = tiny_race
+    out = tmp_path / "study"
+    assert collect(str(work_dir), str(out)) > 0
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert "arms.json" in files and "verdict.md" in files and "uniform/config.py" in files
+    assert "uniform/run_00/test_metrics.json" in files and "uniform/run_01/race.log" in files
+    assert not any(f.endswith(".pth") or "vis_data" in f for f in files)

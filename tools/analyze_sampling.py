@@ -6,8 +6,9 @@
 
 CONFIG: an MMDetection config, a Detectron2 config (yacs ``.yaml`` or LazyConfig ``.py``), the
 name of a dataset registered in Detectron2's ``DatasetCatalog`` (``--register MODULE`` imports
-the module that registers it), or an Ultralytics ``data.yaml`` (balanced settings as
---cfg-options lam_scale=0.404 ...). Builds the training dataset exactly as training would
+the module that registers it), an Ultralytics ``data.yaml``, or a plain COCO ``.json`` (for
+the last two, balanced settings as --cfg-options lam_scale=0.404 ...; no framework needed for
+a COCO json). Builds the training dataset exactly as training would
 (annotations only, no image decoded), reads the presence matrix once and compares, side by
 side: uniform sampling, balanced sampling
 (the config's alpha_factor / lam / objective, or the paper's), balanced with
@@ -140,6 +141,26 @@ def ultralytics_source(args):
     sampler = dict(balanced=True, settings={k: v for k, v in options.items() if k != "draw"},
                    draw=options.get("draw", "systematic"), num_samples=None, factors=None)
     return labels_from_yolo_dataset(dataset, len(names), count="instances"), names, sampler, []
+
+
+def is_coco_json_source(path):
+    """A plain COCO json (no framework config)."""
+    return osp.isfile(path) and path.endswith(".json")
+
+
+def coco_json_source(args):
+    """Labels and class names of a plain COCO json (images in file order); balanced settings
+    from --cfg-options (e.g. lam_scale=0.404 draw=iid count=instances)."""
+    from mmdet_balanced import coco_class_names, labels_from_coco
+    options = dict(args.cfg_options or {})
+    unknown = sorted(set(options) - set(SOLVE_KEYS) - {"draw"})
+    if unknown:
+        raise SystemExit(f"--cfg-options {unknown}: for a COCO json they are the balanced "
+                         f"settings {list(SOLVE_KEYS) + ['draw']}")
+    sampler = dict(balanced=True, settings={k: v for k, v in options.items() if k != "draw"},
+                   draw=options.get("draw", "systematic"), num_samples=None, factors=None)
+    counts, _ = labels_from_coco(args.config, count="instances")
+    return counts, coco_class_names(args.config), sampler, []
 
 
 def is_detectron2_source(path):
@@ -322,7 +343,8 @@ def main(argv=None):
     args = parse_args(argv)
     start = time.perf_counter()
     os.makedirs(args.out_dir, exist_ok=True)
-    source = (ultralytics_source if is_ultralytics_source(args.config) else
+    source = (coco_json_source if is_coco_json_source(args.config) else
+              ultralytics_source if is_ultralytics_source(args.config) else
               detectron2_source if is_detectron2_source(args.config) else mmdet_source)
     labels, classes, sampler, extra = source(args)
     print(f"{args.config}: training set of {labels.shape[0]} images, {len(classes)} classes "

@@ -126,6 +126,10 @@ fi
 # Ultralytics YOLO (AGPL-3.0; an optional extra of this package for users).
 say "installing ultralytics"
 $PIP install -q "${PINS[@]}" "ultralytics==8.4.190" "numpy<2" "opencv-python<4.11"
+# Hugging Face transformers + accelerate and PyTorch Lightning (optional extras for users; the
+# tests train a tiny DETR and a LightningModule with the sampler).
+say "installing transformers, accelerate, lightning"
+$PIP install -q "${PINS[@]}" "transformers>=4.46" "accelerate>=0.26" "lightning>=2.0" "numpy<2"
 $PIP install -q --no-build-isolation --no-deps -e .
 touch "$STAMP"
 say ".venv ready (torch $TORCH_VERSION)"

@@ -23,15 +23,20 @@ def _load_coco(path_or_dict):
                          "file") from None
 
 
-def labels_from_coco(path_or_dict, count: str = "images"):
+def labels_from_coco(path_or_dict, count: str = "images", order: str = "file"):
     """The label matrix of a COCO detection json (a path or the loaded dict).
 
     Classes are the ``categories`` in file order (column ``k`` = the k-th category, whatever
     its id; :func:`coco_class_names` gives their names), images the ``images`` in file order
     (keys: their ``file_name``). Boxes with ``iscrowd`` or ``ignore`` set are not counted.
-    ``count``: ``"images"`` (0/1 presence) or ``"instances"`` (box counts). Returns
+    ``count``: ``"images"`` (0/1 presence) or ``"instances"`` (box counts). ``order``:
+    ``"file"`` (rows in the order of ``images``) or ``"id"`` (ascending image id, the order of
+    ``torchvision.datasets.CocoDetection`` and pycocotools' ``getImgIds``). Returns
     ``(matrix, keys)``.
     """
+    if order not in ("file", "id"):
+        raise ValueError(f"order={order!r} is not 'file' (the json's image order) or 'id' "
+                         "(ascending image ids, as torchvision's CocoDetection)")
     data, source = _load_coco(path_or_dict)
     for key in ("images", "annotations", "categories"):
         if key not in data:
@@ -44,6 +49,12 @@ def labels_from_coco(path_or_dict, count: str = "images"):
                          "nothing to sample")
     if not categories:
         raise ValueError(f"{source} lists no categories: nothing to balance")
+    if order == "id":
+        try:
+            images = sorted(images, key=lambda image: image["id"])
+        except TypeError:
+            raise ValueError(f"{source}: image ids of mixed types cannot be sorted; use "
+                             "order='file'") from None
     row_of = {}
     for position, image in enumerate(images):
         if image["id"] in row_of:

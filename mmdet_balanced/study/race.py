@@ -349,6 +349,9 @@ def parse_args(argv=None):
                         help="config overrides (key=value) applied before the arms")
     parser.add_argument("--dry-run", action="store_true",
                         help="write the arms' configs and arms.json, train nothing")
+    parser.add_argument("--collect-to", metavar="DIR",
+                        help="at the end, copy the results worth committing (settings, configs, "
+                        "finished runs' metrics and logs, tables, figures; no checkpoints) to DIR")
     args = parser.parse_args(argv)
     try:
         args.arms = check_arms(args.arms.split(","))
@@ -584,6 +587,33 @@ def learning_curve(work_dir: str, budgets, num_images: int, arm: str = "uniform"
     return rows
 
 
+#: What a study commits of a race's work dir (no checkpoints, no per-iteration logs).
+KEPT = ("arms.json", "config.py", FINISHED, "race.log", "images_seen.json",
+        "learning_curve.csv", "learning_curve.png", "verdict.md", "verdict.csv",
+        "verdict_ecdf.png")
+
+
+def collect(work_dir: str, out_dir: str) -> int:
+    """Copy the race's small results (:data:`KEPT`: settings, configs, finished runs' metrics
+    and logs, tables, figures) from ``work_dir`` to ``out_dir``, keeping the layout; only
+    finished runs' files are copied. Returns the number of files copied."""
+    import shutil
+    copied = 0
+    for root, dirs, names in os.walk(work_dir):
+        finished = FINISHED in names
+        arm_dir = any(d.startswith("run_") for d in dirs)
+        for name in names:
+            if name not in KEPT or (name in ("race.log", "images_seen.json") and not finished):
+                continue
+            if name == "config.py" and not arm_dir:  # the runs' own copies of the arm's
+                continue
+            target = osp.join(out_dir, osp.relpath(osp.join(root, name), work_dir))
+            os.makedirs(osp.dirname(target), exist_ok=True)
+            shutil.copyfile(osp.join(root, name), target)
+            copied += 1
+    return copied
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
@@ -622,6 +652,8 @@ def main(argv=None):
         print(headline)
         print(f"[race] verdict (every metric and class): {work_dir}/verdict.md, verdict.csv, "
               "verdict_ecdf.png")
+    if args.collect_to:
+        print(f"[race] {collect(work_dir, args.collect_to)} files copied to {args.collect_to}")
     if failed:
         print(f"[race] {len(failed)} run(s) failed: {failed}", file=sys.stderr)
         return 1
