@@ -11,6 +11,7 @@ boxes per epoch per class, the max/min ratio and CV of each, and the expected sh
 images per epoch. Then the fair comparison: count="instances" swept over lam_scale, its box
 max/min read at each image-level sampler's share of distinct images (linear interpolation).
 """
+
 import argparse
 import os.path as osp
 import sys
@@ -21,16 +22,28 @@ import scipy.sparse as sp
 
 from mmdet_balanced import labels_from_coco
 from mmdet_balanced.core.repeat_factors import instance_class_frequency
-from mmdet_balanced.study.analysis import (balanced_scheme, class_aware_scheme, irfs_repeats,
-                                           repeat_factor_repeats, repeat_scheme,
-                                           summarize_scheme, uniform_scheme)
-from mmdet_balanced.study.race import (RECOMMENDED_LAM_SCALE, DatasetStats,
-                                       paper_oversampling_factors, rfs_threshold)
+from mmdet_balanced.study.analysis import (
+    balanced_scheme,
+    class_aware_scheme,
+    irfs_repeats,
+    repeat_factor_repeats,
+    repeat_scheme,
+    summarize_scheme,
+    uniform_scheme,
+)
+from mmdet_balanced.study.race import (
+    RECOMMENDED_LAM_SCALE,
+    DatasetStats,
+    paper_oversampling_factors,
+    rfs_threshold,
+)
 
 DATA = osp.join(osp.dirname(osp.abspath(__file__)), "..", "..", "shared", "data")
-SETS = {"facemask train": ["facemask/train.json"],
-        "BCCD trainval": ["bccd/bccd_trainval.coco.json"],
-        "VOC07 trainval": ["voc/pascal_train2007.json", "voc/pascal_val2007.json"]}
+SETS = {
+    "facemask train": ["facemask/train.json"],
+    "BCCD trainval": ["bccd/bccd_trainval.coco.json"],
+    "VOC07 trainval": ["voc/pascal_train2007.json", "voc/pascal_val2007.json"],
+}
 SWEEP = (0.01, 0.03, 0.1, 0.2, 0.4042, 0.8, 1.6, 3.2, 6.4, 12.8)
 
 
@@ -51,27 +64,36 @@ def schemes(counts):
         over[has] = np.maximum(over[has], factor)
     irfs_thr = float(np.median(instance_class_frequency(counts)))
     common = dict(lam_scale=RECOMMENDED_LAM_SCALE, draw="systematic")
-    return [uniform_scheme(counts.shape[0]), class_aware_scheme(counts),
-            repeat_scheme("rfs", repeat_factor_repeats(counts, rfs_threshold(stats))),
-            repeat_scheme("irfs", irfs_repeats(counts, irfs_thr)),
-            repeat_scheme("oversampling", over),
-            balanced_scheme(counts, name="ours images", **common),
-            balanced_scheme(counts, name="ours images maxmin", objective="maxmin", **common),
-            balanced_scheme(counts, name="ours instances", count="instances", **common),
-            balanced_scheme(counts, name="ours instances maxmin", count="instances",
-                            objective="maxmin", **common)]
+    return [
+        uniform_scheme(counts.shape[0]),
+        class_aware_scheme(counts),
+        repeat_scheme("rfs", repeat_factor_repeats(counts, rfs_threshold(stats))),
+        repeat_scheme("irfs", irfs_repeats(counts, irfs_thr)),
+        repeat_scheme("oversampling", over),
+        balanced_scheme(counts, name="ours images", **common),
+        balanced_scheme(counts, name="ours images maxmin", objective="maxmin", **common),
+        balanced_scheme(counts, name="ours instances", count="instances", **common),
+        balanced_scheme(
+            counts, name="ours instances maxmin", count="instances", objective="maxmin", **common
+        ),
+    ]
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", help="also write the markdown tables here")
     args = parser.parse_args(argv)
-    lines = ["# Image presence vs instance counts",
-             "", "Made by `python benchmarks/bench_balance_counts.py` on ../shared/data. "
-             "Per sampler: max/min (and CV) over classes of the expected draws per epoch "
-             "containing a class (images) and of the expected boxes per epoch of a class "
-             "(boxes); distinct = expected share of distinct images per epoch.", ""]
+    lines = [
+        "# Image presence vs instance counts",
+        "",
+        "Made by `python benchmarks/bench_balance_counts.py` on ../shared/data. "
+        "Per sampler: max/min (and CV) over classes of the expected draws per epoch "
+        "containing a class (images) and of the expected boxes per epoch of a class "
+        "(boxes); distinct = expected share of distinct images per epoch.",
+        "",
+    ]
     for name, files in SETS.items():
         if not all(osp.exists(osp.join(DATA, f)) for f in files):
             print(f"{name}: data missing in {DATA}, skipped", file=sys.stderr)
@@ -80,26 +102,41 @@ def main(argv=None):
         counts = load(files)
         boxes = np.asarray(counts.sum(axis=0)).ravel()
         images = np.asarray((counts > 0).sum(axis=0)).ravel()
-        lines += [f"## {name}: {counts.shape[0]} images, {counts.shape[1]} classes; images "
-                  f"max/min {images.max() / images.min():.1f}, boxes max/min "
-                  f"{boxes.max() / boxes.min():.1f}", "",
-                  "| sampler | images max/min | images CV | boxes max/min | boxes CV | distinct |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            f"## {name}: {counts.shape[0]} images, {counts.shape[1]} classes; images "
+            f"max/min {images.max() / images.min():.1f}, boxes max/min "
+            f"{boxes.max() / boxes.min():.1f}",
+            "",
+            "| sampler | images max/min | images CV | boxes max/min | boxes CV | distinct |",
+            "|---|---|---|---|---|---|",
+        ]
         rows = [summarize_scheme(counts, scheme) for scheme in schemes(counts)]
         for row in rows:
-            lines.append(f"| {row['sampler']} | {row['max_min_ratio']:.2f} | {row['cv']:.3f} | "
-                         f"{row['box_max_min_ratio']:.2f} | {row['box_cv']:.3f} | "
-                         f"{row['coverage']:.2f} |")
-        sweep = [summarize_scheme(counts, balanced_scheme(
-            counts, count="instances", lam_scale=scale, draw="systematic")) for scale in SWEEP]
+            lines.append(
+                f"| {row['sampler']} | {row['max_min_ratio']:.2f} | {row['cv']:.3f} | "
+                f"{row['box_max_min_ratio']:.2f} | {row['box_cv']:.3f} | "
+                f"{row['coverage']:.2f} |"
+            )
+        sweep = [
+            summarize_scheme(
+                counts,
+                balanced_scheme(counts, count="instances", lam_scale=scale, draw="systematic"),
+            )
+            for scale in SWEEP
+        ]
         coverage = np.array([r["coverage"] for r in sweep])
         box_ratio = np.array([r["box_max_min_ratio"] for r in sweep])
         order = np.argsort(coverage)
-        lines += ["", f"count='instances' over lam_scale {list(SWEEP)}: distinct "
-                  f"{coverage.min():.2f}-{coverage.max():.2f}. At each image-level sampler's "
-                  "share of distinct images:", "",
-                  "| image-level sampler | its distinct | its boxes max/min | instances' boxes "
-                  "max/min there | lower? |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"count='instances' over lam_scale {list(SWEEP)}: distinct "
+            f"{coverage.min():.2f}-{coverage.max():.2f}. At each image-level sampler's "
+            "share of distinct images:",
+            "",
+            "| image-level sampler | its distinct | its boxes max/min | instances' boxes "
+            "max/min there | lower? |",
+            "|---|---|---|---|---|",
+        ]
         for row in rows:
             if row["sampler"].startswith("ours instances") or row["sampler"] == "uniform":
                 continue
@@ -109,8 +146,10 @@ def main(argv=None):
             else:
                 there = float(np.interp(c, coverage[order], box_ratio[order]))
                 verdict = "yes" if there < row["box_max_min_ratio"] else "**no**"
-            lines.append(f"| {row['sampler']} | {c:.2f} | {row['box_max_min_ratio']:.2f} | "
-                         f"{there:.2f} | {verdict} |")
+            lines.append(
+                f"| {row['sampler']} | {c:.2f} | {row['box_max_min_ratio']:.2f} | "
+                f"{there:.2f} | {verdict} |"
+            )
         lines += ["", f"({time.perf_counter() - start:.1f} s)", ""]
         print(f"{name}: done in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     text = "\n".join(lines)

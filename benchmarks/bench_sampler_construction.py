@@ -4,6 +4,7 @@ dataset (118k images, 80 classes, generated annotations, a real serialized CocoD
 
     python benchmarks/bench_sampler_construction.py [--num-images 118000] [--shared ../shared/data]
 """
+
 import argparse
 import json
 import os.path as osp
@@ -11,29 +12,37 @@ import tempfile
 import time
 
 import numpy as np
-from mmengine.logging import MMLogger
-
 from mmdet.datasets.samplers import ClassAwareSampler
+from mmengine.logging import MMLogger
+from real_data import DEFAULT_SHARED, coco, real_sets
+
 from mmdet_balanced import BalancedQPSampler, label_matrix, solve_balanced_qp
 from mmdet_balanced.study.demo_data import long_tailed_labels
-from real_data import DEFAULT_SHARED, coco, real_sets
 
 
 def write_coco(path, num_images, num_classes, seed=0):
     labels = long_tailed_labels(num_images, num_classes, seed=seed).tocsr()
-    images = [{"id": i + 1, "file_name": f"{i:07d}.jpg", "width": 640, "height": 480}
-              for i in range(num_images)]
+    images = [
+        {"id": i + 1, "file_name": f"{i:07d}.jpg", "width": 640, "height": 480}
+        for i in range(num_images)
+    ]
     annotations, ann_id = [], 0
     for i in range(num_images):
-        for c in labels.indices[labels.indptr[i]:labels.indptr[i + 1]]:
+        for c in labels.indices[labels.indptr[i] : labels.indptr[i + 1]]:
             ann_id += 1
-            annotations.append({"id": ann_id, "image_id": i + 1, "category_id": int(c) + 1,
-                                "bbox": [10.0, 20.0, 100.0, 80.0], "area": 8000.0,
-                                "iscrowd": 0})
+            annotations.append(
+                {
+                    "id": ann_id,
+                    "image_id": i + 1,
+                    "category_id": int(c) + 1,
+                    "bbox": [10.0, 20.0, 100.0, 80.0],
+                    "area": 8000.0,
+                    "iscrowd": 0,
+                }
+            )
     categories = [{"id": c + 1, "name": f"class{c:03d}"} for c in range(num_classes)]
     with open(path, "w") as handle:
-        json.dump({"images": images, "annotations": annotations, "categories": categories},
-                  handle)
+        json.dump({"images": images, "annotations": annotations, "categories": categories}, handle)
     return tuple(c["name"] for c in categories)
 
 
@@ -48,10 +57,14 @@ def construction(num_images):
         ann_file = osp.join(tmp, "coco_size.json")
         classes, seconds = timed(lambda: write_coco(ann_file, num_images, 80))
         dataset, load = timed(lambda: coco(ann_file, classes))
-    print(f"(b) COCO-size dataset: {len(dataset)} images, 80 classes "
-          f"(generated in {seconds:.1f} s, CocoDataset loaded in {load:.1f} s, serialized)")
-    builders = {"ClassAwareSampler": lambda: ClassAwareSampler(dataset, seed=0),
-                "BalancedQPSampler": lambda: BalancedQPSampler(dataset, seed=0)}
+    print(
+        f"(b) COCO-size dataset: {len(dataset)} images, 80 classes "
+        f"(generated in {seconds:.1f} s, CocoDataset loaded in {load:.1f} s, serialized)"
+    )
+    builders = {
+        "ClassAwareSampler": lambda: ClassAwareSampler(dataset, seed=0),
+        "BalancedQPSampler": lambda: BalancedQPSampler(dataset, seed=0),
+    }
     times = {name: [] for name in builders}
     for _ in range(7):  # alternate, so that machine noise hits both alike
         for name, build in builders.items():
@@ -66,8 +79,10 @@ def construction(num_images):
 
 def real_annotations(shared):
     print("\n(d) real annotations (alpha_factor=0.5, lam=500)")
-    print(f"{'dataset':<20} {'images':>7} {'C':>3} {'K':>5} {'read s':>7} {'solve s':>8} "
-          f"{'KKT':>8} {'max/min unif':>12} {'max/min bal':>11} {'min pN':>7} {'bg mass':>8}")
+    print(
+        f"{'dataset':<20} {'images':>7} {'C':>3} {'K':>5} {'read s':>7} {'solve s':>8} "
+        f"{'KKT':>8} {'max/min unif':>12} {'max/min bal':>11} {'min pN':>7} {'bg mass':>8}"
+    )
     for name, dataset in real_sets(shared).items():
         if dataset is None:
             print(f"{name:<20} (not found under {shared})")
@@ -75,10 +90,12 @@ def real_annotations(shared):
         labels, read = timed(lambda: label_matrix(dataset))
         (p, info), solve = timed(lambda: solve_balanced_qp(labels, return_info=True))
         uniform = info.uniform_class_frequencies
-        print(f"{name:<20} {labels.shape[0]:>7} {labels.shape[1]:>3} {info.num_groups:>5} "
-              f"{read:>7.2f} {solve:>8.3f} {info.kkt_residual:>8.1e} "
-              f"{uniform.max() / uniform.min():>12.2f} {info.max_min_ratio:>11.2f} "
-              f"{p.min() * len(p):>7.2f} {info.background_mass:>8.3f}")
+        print(
+            f"{name:<20} {labels.shape[0]:>7} {labels.shape[1]:>3} {info.num_groups:>5} "
+            f"{read:>7.2f} {solve:>8.3f} {info.kkt_residual:>8.1e} "
+            f"{uniform.max() / uniform.min():>12.2f} {info.max_min_ratio:>11.2f} "
+            f"{p.min() * len(p):>7.2f} {info.background_mass:>8.3f}"
+        )
 
 
 def main(argv=None):

@@ -1,10 +1,10 @@
 """The real annotation sets under ../shared/data/ as MMDetection datasets (no images needed)."""
+
 import json
 import os.path as osp
 
-from mmengine.dataset import ConcatDataset
-
 from mmdet.datasets import CocoDataset
+from mmengine.dataset import ConcatDataset
 
 DEFAULT_SHARED = osp.normpath(osp.join(osp.dirname(__file__), "..", "..", "shared", "data"))
 
@@ -14,8 +14,14 @@ def coco(ann_file, classes=None):
     if classes is None:
         with open(ann_file) as handle:
             classes = tuple(c["name"] for c in json.load(handle)["categories"])
-    return CocoDataset(ann_file=ann_file, data_root="", data_prefix=dict(img=""), pipeline=[],
-                       metainfo=dict(classes=classes), filter_cfg=dict(filter_empty_gt=False))
+    return CocoDataset(
+        ann_file=ann_file,
+        data_root="",
+        data_prefix=dict(img=""),
+        pipeline=[],
+        metainfo=dict(classes=classes),
+        filter_cfg=dict(filter_empty_gt=False),
+    )
 
 
 def real_sets(shared=DEFAULT_SHARED):
@@ -25,8 +31,9 @@ def real_sets(shared=DEFAULT_SHARED):
     files = {
         "VOC07 train": [osp.join(voc, "pascal_train2007.json")],
         "VOC07 trainval": [osp.join(voc, f"pascal_{s}2007.json") for s in ("train", "val")],
-        "VOC07+12 trainval": [osp.join(voc, f"pascal_{s}{y}.json")
-                              for y in ("2007", "2012") for s in ("train", "val")],
+        "VOC07+12 trainval": [
+            osp.join(voc, f"pascal_{s}{y}.json") for y in ("2007", "2012") for s in ("train", "val")
+        ],
         "FPUS23": [osp.join(shared, "fpus23", "fpus23_coco.json")],
         "BCCD trainval": [osp.join(shared, "bccd", "bccd_trainval.coco.json")],
         "facemask train": [osp.join(shared, "facemask", "train.json")],

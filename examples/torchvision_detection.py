@@ -9,6 +9,7 @@ loop on a COCO json, with images drawn by ``BalancedSampler.from_coco``.
 with ``order="id"``. Each epoch is the draw of ``seed + epoch``; the loop saves the model, the
 optimizer and ``sampler.state_dict()`` at the end, and ``--resume`` continues exactly there.
 """
+
 import argparse
 import math
 import os
@@ -36,11 +37,17 @@ class CocoForDetection(CocoDetection):
     def __getitem__(self, index):
         image, annotations = super().__getitem__(index)
         scale = self.image_size / max(image.size)
-        image = F.resize(F.to_tensor(image), [round(image.height * scale),
-                                              round(image.width * scale)])
+        image = F.resize(
+            F.to_tensor(image), [round(image.height * scale), round(image.width * scale)]
+        )
         kept = [a for a in annotations if not a.get("iscrowd", 0)]
-        boxes = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in kept)],
-                             dtype=torch.float32).reshape(-1, 4) * scale
+        boxes = (
+            torch.tensor(
+                [[x, y, x + w, y + h] for x, y, w, h in (a["bbox"] for a in kept)],
+                dtype=torch.float32,
+            ).reshape(-1, 4)
+            * scale
+        )
         labels = torch.tensor([self.label_of[a["category_id"]] for a in kept], dtype=torch.int64)
         return image, dict(boxes=boxes, labels=labels, image_id=self.ids[index])
 
@@ -50,8 +57,9 @@ def collate(batch):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--coco", required=True, help="COCO json of the training set")
     parser.add_argument("--images", required=True, help="folder of its images")
     parser.add_argument("--iterations", type=int, default=100)
@@ -70,14 +78,24 @@ def main(argv=None):
     torch.manual_seed(args.seed)
     os.makedirs(args.out_dir, exist_ok=True)
     dataset = CocoForDetection(args.images, args.coco, args.image_size)
-    sampler = BalancedSampler.from_coco(args.coco, order="id", lam_scale=args.lam_scale,
-                                        count=args.count, seed=args.seed,
-                                        output_dir=args.out_dir)
-    loader = DataLoader(dataset, batch_size=args.batch_size, sampler=sampler,
-                        collate_fn=collate, drop_last=True)
+    sampler = BalancedSampler.from_coco(
+        args.coco,
+        order="id",
+        lam_scale=args.lam_scale,
+        count=args.count,
+        seed=args.seed,
+        output_dir=args.out_dir,
+    )
+    loader = DataLoader(
+        dataset, batch_size=args.batch_size, sampler=sampler, collate_fn=collate, drop_last=True
+    )
     model = fasterrcnn_mobilenet_v3_large_fpn(
-        weights=None, weights_backbone=None, num_classes=len(coco_class_names(args.coco)) + 1,
-        min_size=args.image_size, max_size=args.image_size)
+        weights=None,
+        weights_backbone=None,
+        num_classes=len(coco_class_names(args.coco)) + 1,
+        min_size=args.image_size,
+        max_size=args.image_size,
+    )
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     done, fed = 0, []
     checkpoint = osp.join(args.out_dir, "last.pth")
@@ -94,8 +112,9 @@ def main(argv=None):
         if offset == 0:
             sampler.set_epoch(epoch)  # a resumed epoch continues from the sampler's state
         for images, targets in loader:
-            losses = model(list(images), [{k: v for k, v in t.items() if k != "image_id"}
-                                          for t in targets])
+            losses = model(
+                list(images), [{k: v for k, v in t.items() if k != "image_id"} for t in targets]
+            )
             loss = sum(losses.values())
             if not math.isfinite(loss.item()):
                 raise RuntimeError(f"loss is {loss.item()} at iteration {done}")
@@ -104,13 +123,21 @@ def main(argv=None):
             optimizer.step()
             fed.append([t["image_id"] for t in targets])
             done += 1
-            print(f"iteration {done}/{args.iterations} (epoch {epoch}) loss {loss.item():.3f}",
-                  flush=True)
+            print(
+                f"iteration {done}/{args.iterations} (epoch {epoch}) loss {loss.item():.3f}",
+                flush=True,
+            )
             if done == args.iterations:
                 break
-    torch.save(dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
-                    sampler=sampler.state_dict(position=(done % per_epoch) * args.batch_size),
-                    iterations=done), checkpoint)
+    torch.save(
+        dict(
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            sampler=sampler.state_dict(position=(done % per_epoch) * args.batch_size),
+            iterations=done,
+        ),
+        checkpoint,
+    )
     print(f"saved {checkpoint}; images fed (ids per batch): {fed}")
     return fed
 

@@ -11,10 +11,13 @@ def _offline_ultralytics():
     """Ultralytics reads these at import: no DNS probe (YOLO_OFFLINE), settings and a font in a
     private config dir (it fetches Arial.ttf otherwise; any TTF will do)."""
     import matplotlib
+
     config_dir = tempfile.mkdtemp(prefix="yolo_config_")
     os.makedirs(osp.join(config_dir, "Ultralytics"))
-    shutil.copy(osp.join(osp.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf",
-                         "DejaVuSans.ttf"), osp.join(config_dir, "Ultralytics", "Arial.ttf"))
+    shutil.copy(
+        osp.join(osp.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf", "DejaVuSans.ttf"),
+        osp.join(config_dir, "Ultralytics", "Arial.ttf"),
+    )
     os.environ.update(YOLO_OFFLINE="1", YOLO_CONFIG_DIR=config_dir)
 
 

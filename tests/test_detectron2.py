@@ -1,6 +1,7 @@
 """Detectron2: the balanced sampler trained through real Detectron2 (yacs + BalancedTrainer via
 tools/train_detectron2.py, LazyConfig via Detectron2's own tools/lazyconfig_train_net.py),
 2-process gloo training, resume, and bad input."""
+
 import importlib.util
 import json
 import os
@@ -10,25 +11,28 @@ import sys
 
 import numpy as np
 import pytest
-
 from detectron2.config import get_cfg
 from detectron2.data import DatasetCatalog
 from detectron2.data.datasets import register_coco_instances
 from detectron2.engine import default_argument_parser, launch
 
 from mmdet_balanced import solve_balanced_qp
-from mmdet_balanced.detectron2 import (BalancedTrainer, BalancedTrainingSampler,
-                                       build_balanced_train_loader,
-                                       labels_from_dataset_dicts)
+from mmdet_balanced.detectron2 import (
+    BalancedTrainer,
+    BalancedTrainingSampler,
+    build_balanced_train_loader,
+    labels_from_dataset_dicts,
+)
 from mmdet_balanced.study.demo_data import FETAL_CLASSES, make_fetal_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, "configs", "detectron2")
 #: Detectron2's own script: the set-up keeps it in .venv/share/detectron2/tools (its wheel
 #: has no tools/); $DETECTRON2_TOOLS overrides.
-LAZY_TRAIN_NET = osp.join(os.environ.get("DETECTRON2_TOOLS",
-                                         osp.join(sys.prefix, "share", "detectron2", "tools")),
-                          "lazyconfig_train_net.py")
+LAZY_TRAIN_NET = osp.join(
+    os.environ.get("DETECTRON2_TOOLS", osp.join(sys.prefix, "share", "detectron2", "tools")),
+    "lazyconfig_train_net.py",
+)
 TRAIN = "balanced_d2_test_train"
 NUM_CLASSES = len(FETAL_CLASSES)
 
@@ -59,16 +63,49 @@ def data_root(tmp_path_factory):
 
 def tiny_opts(output_dir, max_iter=3, workers=0, extra=()):
     """Options that make a config in configs/detectron2/ a few CPU iterations on 64 px images."""
-    return ["DATASETS.TRAIN", f"('{TRAIN}',)", "DATASETS.TEST", "()", "MODEL.DEVICE", "cpu",
-            "MODEL.ROI_HEADS.NUM_CLASSES", str(len(FETAL_CLASSES)),
-            "MODEL.RETINANET.NUM_CLASSES", str(len(FETAL_CLASSES)),
-            "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE", "32", "MODEL.RPN.POST_NMS_TOPK_TRAIN", "64",
-            "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "64",
-            "SOLVER.IMS_PER_BATCH", "2", "SOLVER.BASE_LR", "0.001", "SOLVER.WARMUP_ITERS", "0",
-            "SOLVER.STEPS", "()", "SOLVER.MAX_ITER", str(max_iter),
-            "SOLVER.CHECKPOINT_PERIOD", "2", "TEST.EVAL_PERIOD", "0",
-            "DATALOADER.NUM_WORKERS", str(workers), "DATALOADER.ASPECT_RATIO_GROUPING", "False",
-            "SEED", "7", "OUTPUT_DIR", str(output_dir), *extra]
+    return [
+        "DATASETS.TRAIN",
+        f"('{TRAIN}',)",
+        "DATASETS.TEST",
+        "()",
+        "MODEL.DEVICE",
+        "cpu",
+        "MODEL.ROI_HEADS.NUM_CLASSES",
+        str(len(FETAL_CLASSES)),
+        "MODEL.RETINANET.NUM_CLASSES",
+        str(len(FETAL_CLASSES)),
+        "MODEL.ROI_HEADS.BATCH_SIZE_PER_IMAGE",
+        "32",
+        "MODEL.RPN.POST_NMS_TOPK_TRAIN",
+        "64",
+        "INPUT.MIN_SIZE_TRAIN",
+        "(64,)",
+        "INPUT.MAX_SIZE_TRAIN",
+        "64",
+        "SOLVER.IMS_PER_BATCH",
+        "2",
+        "SOLVER.BASE_LR",
+        "0.001",
+        "SOLVER.WARMUP_ITERS",
+        "0",
+        "SOLVER.STEPS",
+        "()",
+        "SOLVER.MAX_ITER",
+        str(max_iter),
+        "SOLVER.CHECKPOINT_PERIOD",
+        "2",
+        "TEST.EVAL_PERIOD",
+        "0",
+        "DATALOADER.NUM_WORKERS",
+        str(workers),
+        "DATALOADER.ASPECT_RATIO_GROUPING",
+        "False",
+        "SEED",
+        "7",
+        "OUTPUT_DIR",
+        str(output_dir),
+        *extra,
+    ]
 
 
 class RecordingTrainer(train_detectron2.Trainer):
@@ -87,7 +124,8 @@ class RecordingTrainer(train_detectron2.Trainer):
     def build_model(cls, cfg):
         model = super().build_model(cfg)
         model.register_forward_pre_hook(
-            lambda module, args: cls.fed.append([d["image_id"] for d in args[0]]))
+            lambda module, args: cls.fed.append([d["image_id"] for d in args[0]])
+        )
         return model
 
 
@@ -95,8 +133,10 @@ def train_with_tool(config, output_dir, monkeypatch, resume=False, **kwargs):
     RecordingTrainer.fed = []
     monkeypatch.setattr(train_detectron2, "Trainer", RecordingTrainer)
     args = train_detectron2.parser().parse_args(
-        ["--config-file", osp.join(CONFIGS, config)] + (["--resume"] if resume else [])
-        + tiny_opts(output_dir, **kwargs))
+        ["--config-file", osp.join(CONFIGS, config)]
+        + (["--resume"] if resume else [])
+        + tiny_opts(output_dir, **kwargs)
+    )
     train_detectron2.main(args)
     return RecordingTrainer.fed
 
@@ -107,27 +147,35 @@ def stream(sampler, count):
 
 
 def test_labels_from_dataset_dicts_counts_trained_boxes_only():
-    dicts = [dict(file_name="a", annotations=[dict(category_id=0), dict(category_id=2),
-                                              dict(category_id=2)]),
-             dict(file_name="b", annotations=[dict(category_id=1, iscrowd=1)]),
-             dict(file_name="c", annotations=[]),
-             dict(file_name="d", annotations=[dict(category_id=1), dict(category_id=3,
-                                                                        ignore=1)])]
+    dicts = [
+        dict(
+            file_name="a",
+            annotations=[dict(category_id=0), dict(category_id=2), dict(category_id=2)],
+        ),
+        dict(file_name="b", annotations=[dict(category_id=1, iscrowd=1)]),
+        dict(file_name="c", annotations=[]),
+        dict(file_name="d", annotations=[dict(category_id=1), dict(category_id=3, ignore=1)]),
+    ]
     labels = labels_from_dataset_dicts(dicts)
     assert labels.shape == (4, 3)  # largest counted id + 1
-    np.testing.assert_array_equal(labels.toarray(), [[1, 0, 1], [0, 0, 0], [0, 0, 0],
-                                                     [0, 1, 0]])
+    np.testing.assert_array_equal(labels.toarray(), [[1, 0, 1], [0, 0, 0], [0, 0, 0], [0, 1, 0]])
     assert labels_from_dataset_dicts(dicts, num_classes=5).shape == (4, 5)
 
 
-@pytest.mark.parametrize("dicts, num_classes, message", [
-    ([dict(file_name="x.jpg")], None, r"dataset_dicts\[0\] \(x.jpg\) has no 'annotations'"),
-    ([dict(file_name="y.jpg", annotations=[dict(category_id=4)])], 3,
-     r"category_id 4 outside \[0, 3\).*thing_dataset_id_to_contiguous_id"),
-    ([dict(annotations=[dict(category_id=-1)])], None, r"category_id -1 outside"),
-    ([dict(annotations=[])], None, "nothing to balance"),
-    ([], None, "empty"),
-])
+@pytest.mark.parametrize(
+    "dicts, num_classes, message",
+    [
+        ([dict(file_name="x.jpg")], None, r"dataset_dicts\[0\] \(x.jpg\) has no 'annotations'"),
+        (
+            [dict(file_name="y.jpg", annotations=[dict(category_id=4)])],
+            3,
+            r"category_id 4 outside \[0, 3\).*thing_dataset_id_to_contiguous_id",
+        ),
+        ([dict(annotations=[dict(category_id=-1)])], None, r"category_id -1 outside"),
+        ([dict(annotations=[])], None, "nothing to balance"),
+        ([], None, "empty"),
+    ],
+)
 def test_bad_dataset_dicts_are_refused_with_the_fix(dicts, num_classes, message):
     with pytest.raises(ValueError, match=message):
         labels_from_dataset_dicts(dicts, num_classes)
@@ -146,10 +194,12 @@ def test_the_balanced_sampler_name_without_add_balanced_config_says_the_fix(data
 
 def test_sampler_holds_the_solve_and_its_stream_follows_it(data_root):
     dicts = register_tiny(data_root)
-    sampler = BalancedTrainingSampler(dicts, num_classes=len(FETAL_CLASSES), seed=3,
-                                      lam_scale=0.404)
-    expected = solve_balanced_qp(labels_from_dataset_dicts(dicts, len(FETAL_CLASSES)),
-                                 lam_scale=0.404)
+    sampler = BalancedTrainingSampler(
+        dicts, num_classes=len(FETAL_CLASSES), seed=3, lam_scale=0.404
+    )
+    expected = solve_balanced_qp(
+        labels_from_dataset_dicts(dicts, len(FETAL_CLASSES)), lam_scale=0.404
+    )
     assert sampler.probabilities.tobytes() == expected.tobytes()
     n, chunks = len(dicts), 400
     drawn = np.asarray(stream(sampler, n * chunks)).reshape(chunks, n)
@@ -157,26 +207,29 @@ def test_sampler_holds_the_solve_and_its_stream_follows_it(data_root):
     assert np.all(counts >= np.floor(n * expected) - 1e-9)  # systematic: floor/ceil per chunk
     assert np.all(counts <= np.ceil(n * expected) + 1e-9)
     np.testing.assert_allclose(counts.mean(axis=0), n * expected, atol=0.08)
-    assert stream(sampler, 50) == stream(BalancedTrainingSampler(dicts, seed=3, lam_scale=0.404,
-                                                                 num_classes=NUM_CLASSES), 50)
+    assert stream(sampler, 50) == stream(
+        BalancedTrainingSampler(dicts, seed=3, lam_scale=0.404, num_classes=NUM_CLASSES), 50
+    )
 
 
-@pytest.mark.parametrize("config", ["faster_rcnn_R_18_FPN_balanced.yaml",
-                                    "retinanet_R_18_FPN_balanced.yaml"])
-def test_balanced_trainer_trains_and_feeds_the_sampler_stream(config, data_root, tmp_path,
-                                                              monkeypatch):
+@pytest.mark.parametrize(
+    "config", ["faster_rcnn_R_18_FPN_balanced.yaml", "retinanet_R_18_FPN_balanced.yaml"]
+)
+def test_balanced_trainer_trains_and_feeds_the_sampler_stream(
+    config, data_root, tmp_path, monkeypatch
+):
     dicts = register_tiny(data_root)
     assert issubclass(train_detectron2.Trainer, BalancedTrainer)
     fed = train_with_tool(config, tmp_path, monkeypatch, max_iter=3)
     record = json.load(open(tmp_path / "sampling.json"))
-    expected = solve_balanced_qp(labels_from_dataset_dicts(dicts, len(FETAL_CLASSES)),
-                                 lam_scale=0.404)
+    expected = solve_balanced_qp(
+        labels_from_dataset_dicts(dicts, len(FETAL_CLASSES)), lam_scale=0.404
+    )
     np.testing.assert_array_equal([image["p"] for image in record["images"]], expected)
     assert record["classes"] == list(FETAL_CLASSES)  # names from MetadataCatalog
     metrics = [json.loads(line) for line in open(tmp_path / "metrics.json")]
     assert metrics[-1]["iteration"] == 2 and np.isfinite(metrics[-1]["total_loss"])
-    single = BalancedTrainingSampler(dicts, num_classes=len(FETAL_CLASSES), seed=7,
-                                     lam_scale=0.404)
+    single = BalancedTrainingSampler(dicts, num_classes=len(FETAL_CLASSES), seed=7, lam_scale=0.404)
     ids = [dicts[i]["image_id"] for i in stream(single, 6)]
     assert fed == [ids[0:2], ids[2:4], ids[4:6]]  # what the model saw is the balanced stream
 
@@ -199,14 +252,23 @@ def ddp_worker(data_root, output_dir):
     register_tiny(data_root)
     args = train_detectron2.parser().parse_args(
         ["--config-file", osp.join(CONFIGS, "retinanet_R_18_FPN_balanced.yaml")]
-        + tiny_opts(output_dir, workers=2, extra=["SEED", "-1"]))
+        + tiny_opts(output_dir, workers=2, extra=["SEED", "-1"])
+    )
     loader = build_balanced_train_loader(train_detectron2.setup(args))
     sampler = loader.balanced_sampler
     batches = iter(loader)
     fed = [[d["image_id"] for d in next(batches)] for _ in range(4)]
     with open(osp.join(output_dir, f"rank{sampler.rank}.json"), "w") as handle:
-        json.dump(dict(fed=fed, seed=sampler.seed, world=sampler.world_size,
-                       p=sampler.probabilities.tolist(), indices=stream(sampler, 20)), handle)
+        json.dump(
+            dict(
+                fed=fed,
+                seed=sampler.seed,
+                world=sampler.world_size,
+                p=sampler.probabilities.tolist(),
+                indices=stream(sampler, 20),
+            ),
+            handle,
+        )
 
 
 def free_port():
@@ -216,14 +278,19 @@ def free_port():
 
 
 def test_two_ranks_take_disjoint_slices_of_one_stream(data_root, tmp_path):
-    launch(ddp_worker, 2, dist_url=f"tcp://127.0.0.1:{free_port()}",
-           args=(data_root, str(tmp_path)))
+    launch(
+        ddp_worker, 2, dist_url=f"tcp://127.0.0.1:{free_port()}", args=(data_root, str(tmp_path))
+    )
     ranks = [json.load(open(tmp_path / f"rank{r}.json")) for r in range(2)]
     assert [r["world"] for r in ranks] == [2, 2]
     assert ranks[0]["seed"] == ranks[1]["seed"] and ranks[0]["p"] == ranks[1]["p"]
     dicts = register_tiny(data_root)
-    single = stream(BalancedTrainingSampler(dicts, num_classes=NUM_CLASSES, seed=ranks[0]["seed"],
-                                            lam_scale=0.404), 40)
+    single = stream(
+        BalancedTrainingSampler(
+            dicts, num_classes=NUM_CLASSES, seed=ranks[0]["seed"], lam_scale=0.404
+        ),
+        40,
+    )
     interleaved = [ranks[i % 2]["indices"][i // 2] for i in range(40)]
     assert interleaved == single
     # what each rank's loader yields (1 image per rank and step, 2 workers): its slice, in order
@@ -234,29 +301,46 @@ def test_two_ranks_take_disjoint_slices_of_one_stream(data_root, tmp_path):
 
 def lazy_train_net():
     assert osp.exists(LAZY_TRAIN_NET), (
-        f"{LAZY_TRAIN_NET} is missing: tools/setup_env.sh copies Detectron2's tools there")
+        f"{LAZY_TRAIN_NET} is missing: tools/setup_env.sh copies Detectron2's tools there"
+    )
     return load_tool(LAZY_TRAIN_NET, "lazyconfig_train_net")
 
 
-@pytest.mark.parametrize("config, classes_key", [
-    ("retinanet_R_18_FPN_balanced_lazy.py", "model.num_classes"),
-    ("faster_rcnn_R_18_FPN_balanced_lazy.py", "model.roi_heads.num_classes")])
-def test_lazyconfig_train_net_trains_with_the_balanced_sampler(config, classes_key, data_root,
-                                                               tmp_path):
+@pytest.mark.parametrize(
+    "config, classes_key",
+    [
+        ("retinanet_R_18_FPN_balanced_lazy.py", "model.num_classes"),
+        ("faster_rcnn_R_18_FPN_balanced_lazy.py", "model.roi_heads.num_classes"),
+    ],
+)
+def test_lazyconfig_train_net_trains_with_the_balanced_sampler(
+    config, classes_key, data_root, tmp_path
+):
     tool = lazy_train_net()
     dicts = register_tiny(data_root)
     config = osp.join(CONFIGS, config)
-    args = default_argument_parser().parse_args([
-        "--config-file", config, f"dataloader.train.dataset.names={TRAIN}",
-        f"{classes_key}={NUM_CLASSES}", "train.device=cpu", "train.max_iter=2", "train.eval_period=0",
-        "train.checkpointer.period=100", "dataloader.train.total_batch_size=2",
-        "dataloader.train.num_workers=0", f"train.output_dir={tmp_path}",
-        "dataloader.train.sampler.seed=5",
-        "dataloader.train.mapper.augmentations.0.short_edge_length=64",
-        "dataloader.train.mapper.augmentations.0.max_size=64",
-        f"dataloader.test.dataset.names={TRAIN}", "dataloader.test.num_workers=0",
-        "dataloader.test.mapper.augmentations.0.short_edge_length=64",
-        "dataloader.test.mapper.augmentations.0.max_size=64"])
+    args = default_argument_parser().parse_args(
+        [
+            "--config-file",
+            config,
+            f"dataloader.train.dataset.names={TRAIN}",
+            f"{classes_key}={NUM_CLASSES}",
+            "train.device=cpu",
+            "train.max_iter=2",
+            "train.eval_period=0",
+            "train.checkpointer.period=100",
+            "dataloader.train.total_batch_size=2",
+            "dataloader.train.num_workers=0",
+            f"train.output_dir={tmp_path}",
+            "dataloader.train.sampler.seed=5",
+            "dataloader.train.mapper.augmentations.0.short_edge_length=64",
+            "dataloader.train.mapper.augmentations.0.max_size=64",
+            f"dataloader.test.dataset.names={TRAIN}",
+            "dataloader.test.num_workers=0",
+            "dataloader.test.mapper.augmentations.0.short_edge_length=64",
+            "dataloader.test.mapper.augmentations.0.max_size=64",
+        ]
+    )
     tool.main(args)  # trains, then evaluates (COCOEvaluator) at the end
     record = json.load(open(tmp_path / "sampling.json"))
     expected = solve_balanced_qp(labels_from_dataset_dicts(dicts, NUM_CLASSES), lam_scale=0.404)
@@ -273,14 +357,20 @@ analyze_sampling = load_tool(osp.join(ROOT, "tools", "analyze_sampling.py"), "an
 @pytest.mark.parametrize("source", ["yacs", "lazy", "name"])
 def test_analyze_sampling_reads_detectron2_configs_and_datasets(source, data_root, tmp_path):
     dicts = register_tiny(data_root)
-    config = {"yacs": osp.join(CONFIGS, "faster_rcnn_R_18_FPN_balanced.yaml"),
-              "lazy": osp.join(CONFIGS, "retinanet_R_18_FPN_balanced_lazy.py"),
-              "name": TRAIN}[source]
-    options = {"yacs": ["--cfg-options", f"DATASETS.TRAIN=('{TRAIN}',)"],
-               "lazy": ["--cfg-options", f"dataloader.train.dataset.names={TRAIN}"],
-               "name": []}[source]
-    assert analyze_sampling.main([config, "--out-dir", str(tmp_path), "--sim-epochs", "20",
-                                  *options]) == 0
+    config = {
+        "yacs": osp.join(CONFIGS, "faster_rcnn_R_18_FPN_balanced.yaml"),
+        "lazy": osp.join(CONFIGS, "retinanet_R_18_FPN_balanced_lazy.py"),
+        "name": TRAIN,
+    }[source]
+    options = {
+        "yacs": ["--cfg-options", f"DATASETS.TRAIN=('{TRAIN}',)"],
+        "lazy": ["--cfg-options", f"dataloader.train.dataset.names={TRAIN}"],
+        "name": [],
+    }[source]
+    assert (
+        analyze_sampling.main([config, "--out-dir", str(tmp_path), "--sim-epochs", "20", *options])
+        == 0
+    )
     summary = json.load(open(tmp_path / "summary.json"))
     assert summary["classes"] == list(FETAL_CLASSES)
     rows = {row["sampler"]: row for row in summary["samplers"]}
@@ -293,8 +383,9 @@ def test_analyze_sampling_reads_detectron2_configs_and_datasets(source, data_roo
     fraction = np.asarray(labels.sum(axis=0)).ravel() / len(dicts)
     factor = np.maximum(1, np.sqrt(0.1 / fraction))
     repeats = np.maximum(labels.multiply(factor).max(axis=1).toarray().ravel(), 1)
-    np.testing.assert_allclose(rows["d2_repeat_factor"]["class_draws"],
-                               labels.T @ repeats, rtol=1e-9)
+    np.testing.assert_allclose(
+        rows["d2_repeat_factor"]["class_draws"], labels.T @ repeats, rtol=1e-9
+    )
     assert rows["d2_repeat_factor"]["draw"] == "stochastic_round"
 
 
@@ -303,24 +394,56 @@ def test_model_zoo_config_trains_with_the_readme_keys_and_register_file(data_roo
     (sampler, lam_scale, CPU, from-scratch BN), datasets registered by a .py file given as a
     path (no PYTHONPATH), run from another directory."""
     import subprocess
+
     from detectron2 import model_zoo
+
     register = tmp_path / "my_datasets.py"
     register.write_text(
         "from detectron2.data.datasets import register_coco_instances\n"
         f"register_coco_instances('my_train', {{}}, {osp.join(data_root, 'train.json')!r}, "
-        f"{osp.join(data_root, 'images')!r})\n")
+        f"{osp.join(data_root, 'images')!r})\n"
+    )
     out = tmp_path / "out"
-    command = [sys.executable, osp.join(ROOT, "tools", "train_detectron2.py"),
-               "--register", str(register), "--config-file",
-               model_zoo.get_config_file("COCO-Detection/faster_rcnn_R_50_FPN_1x.yaml"),
-               "DATALOADER.SAMPLER_TRAIN", "BalancedQPSampler",
-               "DATALOADER.BALANCED.LAM_SCALE", "0.404",
-               "DATASETS.TRAIN", "('my_train',)", "DATASETS.TEST", "()",
-               "MODEL.ROI_HEADS.NUM_CLASSES", str(NUM_CLASSES), "MODEL.DEVICE", "cpu",
-               "MODEL.WEIGHTS", "", "MODEL.RESNETS.NORM", "BN",
-               "INPUT.MIN_SIZE_TRAIN", "(64,)", "INPUT.MAX_SIZE_TRAIN", "64",
-               "SOLVER.IMS_PER_BATCH", "2", "SOLVER.MAX_ITER", "2", "SOLVER.WARMUP_ITERS", "0",
-               "SOLVER.STEPS", "()", "DATALOADER.NUM_WORKERS", "0", "OUTPUT_DIR", str(out)]
+    command = [
+        sys.executable,
+        osp.join(ROOT, "tools", "train_detectron2.py"),
+        "--register",
+        str(register),
+        "--config-file",
+        model_zoo.get_config_file("COCO-Detection/faster_rcnn_R_50_FPN_1x.yaml"),
+        "DATALOADER.SAMPLER_TRAIN",
+        "BalancedQPSampler",
+        "DATALOADER.BALANCED.LAM_SCALE",
+        "0.404",
+        "DATASETS.TRAIN",
+        "('my_train',)",
+        "DATASETS.TEST",
+        "()",
+        "MODEL.ROI_HEADS.NUM_CLASSES",
+        str(NUM_CLASSES),
+        "MODEL.DEVICE",
+        "cpu",
+        "MODEL.WEIGHTS",
+        "",
+        "MODEL.RESNETS.NORM",
+        "BN",
+        "INPUT.MIN_SIZE_TRAIN",
+        "(64,)",
+        "INPUT.MAX_SIZE_TRAIN",
+        "64",
+        "SOLVER.IMS_PER_BATCH",
+        "2",
+        "SOLVER.MAX_ITER",
+        "2",
+        "SOLVER.WARMUP_ITERS",
+        "0",
+        "SOLVER.STEPS",
+        "()",
+        "DATALOADER.NUM_WORKERS",
+        "0",
+        "OUTPUT_DIR",
+        str(out),
+    ]
     result = subprocess.run(command, cwd=str(tmp_path.parent), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.load(open(out / "sampling.json"))
@@ -330,6 +453,7 @@ def test_model_zoo_config_trains_with_the_readme_keys_and_register_file(data_roo
 
 def test_register_takes_a_module_name_from_the_current_directory(tmp_path, monkeypatch):
     from mmdet_balanced.detectron2.datasets import import_registration
+
     (tmp_path / "my_registrations.py").write_text("REGISTERED = 'yes'\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
@@ -344,6 +468,7 @@ def test_lazyconfig_resume_continues_the_balanced_stream(data_root, tmp_path, mo
     """Detectron2's own lazyconfig_train_net.py, interrupted after 2 iterations and resumed:
     the images fed after the resume are those the uninterrupted run fed."""
     from detectron2.modeling.meta_arch import RetinaNet
+
     tool = lazy_train_net()
     register_tiny(data_root)
     fed, forward = [], RetinaNet.forward
@@ -358,16 +483,26 @@ def test_lazyconfig_resume_continues_the_balanced_stream(data_root, tmp_path, mo
 
     def run(output_dir, max_iter, resume=False):
         fed.clear()
-        tool.main(default_argument_parser().parse_args(
-            ["--config-file", osp.join(CONFIGS, "retinanet_R_18_FPN_balanced_lazy.py")]
-            + (["--resume"] if resume else []) +
-            [f"dataloader.train.dataset.names={TRAIN}", f"model.num_classes={NUM_CLASSES}",
-             "train.device=cpu", f"train.max_iter={max_iter}", "train.eval_period=0",
-             "train.checkpointer.period=2", "dataloader.train.total_batch_size=2",
-             "dataloader.train.num_workers=0", f"train.output_dir={output_dir}",
-             "dataloader.train.sampler.seed=5",
-             "dataloader.train.mapper.augmentations.0.short_edge_length=64",
-             "dataloader.train.mapper.augmentations.0.max_size=64"]))
+        tool.main(
+            default_argument_parser().parse_args(
+                ["--config-file", osp.join(CONFIGS, "retinanet_R_18_FPN_balanced_lazy.py")]
+                + (["--resume"] if resume else [])
+                + [
+                    f"dataloader.train.dataset.names={TRAIN}",
+                    f"model.num_classes={NUM_CLASSES}",
+                    "train.device=cpu",
+                    f"train.max_iter={max_iter}",
+                    "train.eval_period=0",
+                    "train.checkpointer.period=2",
+                    "dataloader.train.total_batch_size=2",
+                    "dataloader.train.num_workers=0",
+                    f"train.output_dir={output_dir}",
+                    "dataloader.train.sampler.seed=5",
+                    "dataloader.train.mapper.augmentations.0.short_edge_length=64",
+                    "dataloader.train.mapper.augmentations.0.max_size=64",
+                ]
+            )
+        )
         return list(fed)
 
     uninterrupted = run(tmp_path / "full", 4)

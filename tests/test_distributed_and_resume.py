@@ -1,4 +1,5 @@
 """Distributed (2 processes, gloo, real Runner), epoch- and iteration-based resume."""
+
 import json
 import os
 import os.path as osp
@@ -42,17 +43,31 @@ def free_port():
 
 
 def distributed_worker(rank, world_size, port, data_root, work_dir):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world_size), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        LOCAL_RANK=str(rank),
+    )
     # MMEngine's init_dist("pytorch") calls torch.cuda.set_device, which a CPU-only torch
     # lacks; the Runner keeps a process group that already exists.
     dist.init_process_group("gloo", rank=rank, world_size=world_size)
-    cfg = tiny_config("yolov3_mobilenetv2_fetal-demo_balanced.py", data_root, work_dir,
-                      **{"train_cfg.max_epochs": 1, "train_dataloader.sampler.num_samples": 8,
-                         "train_dataloader.sampler.draw": "systematic", "randomness.seed": 11})
+    cfg = tiny_config(
+        "yolov3_mobilenetv2_fetal-demo_balanced.py",
+        data_root,
+        work_dir,
+        **{
+            "train_cfg.max_epochs": 1,
+            "train_dataloader.sampler.num_samples": 8,
+            "train_dataloader.sampler.draw": "systematic",
+            "randomness.seed": 11,
+        },
+    )
     cfg.launcher = "pytorch"
-    cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None,
-                                 find_unused_parameters=True)
+    cfg.model_wrapper_cfg = dict(
+        type="MMDistributedDataParallel", device_ids=None, find_unused_parameters=True
+    )
     runner = Runner.from_cfg(cfg)
     sampler = runner.train_dataloader.batch_sampler.sampler
     assert isinstance(sampler, BalancedQPSampler) and sampler.world_size == world_size
@@ -60,8 +75,12 @@ def distributed_worker(rank, world_size, port, data_root, work_dir):
     sampler.set_epoch(0)
     np.save(osp.join(work_dir, f"rank{rank}.npy"), sampler.probabilities)
     with open(osp.join(work_dir, f"rank{rank}.json"), "w") as handle:
-        json.dump(dict(indices=list(sampler), iter=runner.iter, seed=sampler.seed,
-                       draw=sampler.draw_method), handle)
+        json.dump(
+            dict(
+                indices=list(sampler), iter=runner.iter, seed=sampler.seed, draw=sampler.draw_method
+            ),
+            handle,
+        )
     dist.destroy_process_group()
 
 
@@ -84,14 +103,22 @@ def drawn_paths(work_dir):
 
 
 def resume_config(loop, data_root, work_dir, stop_early=False, resume=False):
-    cfg = tiny_config("yolov3_mobilenetv2_fetal-demo_balanced.py", data_root, work_dir,
-                      **{"randomness.seed": 3, "train_cfg.max_epochs": 1 if stop_early else 3,
-                         "default_hooks.checkpoint.interval": 1,
-                         "train_dataloader.sampler.draw": "systematic"})
+    cfg = tiny_config(
+        "yolov3_mobilenetv2_fetal-demo_balanced.py",
+        data_root,
+        work_dir,
+        **{
+            "randomness.seed": 3,
+            "train_cfg.max_epochs": 1 if stop_early else 3,
+            "default_hooks.checkpoint.interval": 1,
+            "train_dataloader.sampler.draw": "systematic",
+        },
+    )
     cfg.custom_hooks = [dict(type="RecordDrawnImagesHook")]
     if loop == "iter":  # 6 iterations of batch 2 from an endless stream, checkpoint at 3
-        cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=3 if stop_early else 6,
-                             val_interval=100)
+        cfg.train_cfg = dict(
+            type="IterBasedTrainLoop", max_iters=3 if stop_early else 6, val_interval=100
+        )
         cfg.train_dataloader.sampler = dict(type="InfiniteBalancedQPSampler", num_samples=5)
         cfg.train_dataloader.batch_sampler = None
         cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=3, by_epoch=False)
@@ -120,8 +147,10 @@ def test_plain_pytorch_loop_resumes_the_stream_from_the_sampler_state(sampler_cl
     """A plain PyTorch training loop, killed mid-epoch after a checkpoint (model, optimizer,
     sampler.state_dict()), resumed in a new sampler: the batches fed after the resume are those
     the uninterrupted loop fed."""
-    import mmdet_balanced.core.sampler as samplers
     from torch.utils.data import DataLoader, TensorDataset
+
+    import mmdet_balanced.core.sampler as samplers
+
     rng = np.random.default_rng(0)
     features = torch.from_numpy(rng.normal(size=(40, 3)).astype(np.float32))
     dataset = TensorDataset(torch.arange(40), features)
@@ -162,9 +191,15 @@ def test_plain_pytorch_loop_resumes_the_stream_from_the_sampler_state(sampler_cl
             fed.append(ids.tolist())
             done += 1
             if done == stop_after:  # the checkpoint; then the job is killed
-                torch.save(dict(model=model.state_dict(), optimizer=optimizer.state_dict(),
-                                sampler=sampler.state_dict(), batches=done),
-                           tmp_path / "checkpoint.pth")
+                torch.save(
+                    dict(
+                        model=model.state_dict(),
+                        optimizer=optimizer.state_dict(),
+                        sampler=sampler.state_dict(),
+                        batches=done,
+                    ),
+                    tmp_path / "checkpoint.pth",
+                )
                 return fed
         return fed
 

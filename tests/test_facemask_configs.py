@@ -1,6 +1,7 @@
 """configs/facemask/: every config loads with its documented default data_root, and each model
 trains through the real Runner on a tiny generated stand-in of the facemask data (the real
 photos in ../shared/data/facemask/ are not needed)."""
+
 import glob
 import json
 import os.path as osp
@@ -27,16 +28,29 @@ def facemask_like(tmp_path_factory):
         for i in range(count):
             name = f"{split}_{i}.jpg"
             Image.fromarray(rng.integers(0, 255, (72, 96, 3), dtype=np.uint8)).save(
-                root / "images" / name)
+                root / "images" / name
+            )
             images.append(dict(id=i + 1, file_name=name, width=96, height=72))
             for k in range(1 + i % 3):
                 x, y = int(rng.integers(0, 60)), int(rng.integers(0, 40))
-                annotations.append(dict(id=len(annotations) + 1, image_id=i + 1,
-                                        category_id=1 + (i + k) % 3, bbox=[x, y, 20, 24],
-                                        area=480, iscrowd=0))
-        json.dump(dict(images=images, annotations=annotations,
-                       categories=[dict(id=j + 1, name=n) for j, n in enumerate(CLASSES)]),
-                  open(root / f"{split}.json", "w"))
+                annotations.append(
+                    dict(
+                        id=len(annotations) + 1,
+                        image_id=i + 1,
+                        category_id=1 + (i + k) % 3,
+                        bbox=[x, y, 20, 24],
+                        area=480,
+                        iscrowd=0,
+                    )
+                )
+        json.dump(
+            dict(
+                images=images,
+                annotations=annotations,
+                categories=[dict(id=j + 1, name=n) for j, n in enumerate(CLASSES)],
+            ),
+            open(root / f"{split}.json", "w"),
+        )
     return str(root)
 
 
@@ -58,21 +72,29 @@ def test_every_method_and_model_is_there_and_reads_the_shared_folder_by_default(
             assert sampler.factors == {"mask_weared_incorrect": 3}
 
 
-@pytest.mark.parametrize("config", [
-    osp.join(ROOT, "configs", "facemask", "yolov3_mobilenetv2_facemask_recommended.py"),
-    osp.join(ROOT, "configs", "facemask", "faster-rcnn_r18_fpn_facemask_oversampling.py")],
-    ids=osp.basename)
+@pytest.mark.parametrize(
+    "config",
+    [
+        osp.join(ROOT, "configs", "facemask", "yolov3_mobilenetv2_facemask_recommended.py"),
+        osp.join(ROOT, "configs", "facemask", "faster-rcnn_r18_fpn_facemask_oversampling.py"),
+    ],
+    ids=osp.basename,
+)
 def test_facemask_config_trains_on_a_tiny_stand_in(config, facemask_like, tmp_path):
     cfg = Config.fromfile(config)
-    cfg.merge_from_dict({
-        "work_dir": str(tmp_path),
-        "train_dataloader.dataset.data_root": facemask_like + "/",
-        "val_dataloader.dataset.data_root": facemask_like + "/",
-        "test_dataloader.dataset.data_root": facemask_like + "/",
-        "train_dataloader.batch_size": 4,
-        "train_dataloader.dataset.pipeline.2.scale": (64, 64),
-        "train_cfg.max_epochs": 1, "train_cfg.val_interval": 1,
-        "default_hooks.logger.interval": 1})
+    cfg.merge_from_dict(
+        {
+            "work_dir": str(tmp_path),
+            "train_dataloader.dataset.data_root": facemask_like + "/",
+            "val_dataloader.dataset.data_root": facemask_like + "/",
+            "test_dataloader.dataset.data_root": facemask_like + "/",
+            "train_dataloader.batch_size": 4,
+            "train_dataloader.dataset.pipeline.2.scale": (64, 64),
+            "train_cfg.max_epochs": 1,
+            "train_cfg.val_interval": 1,
+            "default_hooks.logger.interval": 1,
+        }
+    )
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert runner.epoch == 1 and runner.iter > 0

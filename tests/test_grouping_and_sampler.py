@@ -1,4 +1,5 @@
 """Proposition-1 grouping and the framework-free samplers."""
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -6,8 +7,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from mmdet_balanced import InfiniteProbabilitySampler, ProbabilitySampler, solve_balanced_qp
-from mmdet_balanced.core.sampler import alias_table
 from mmdet_balanced.core.grouping import group_label_rows
+from mmdet_balanced.core.sampler import alias_table
 from tests.conftest import random_labels
 
 
@@ -62,9 +63,10 @@ def test_draw_is_deterministic_in_seed_plus_epoch():
 def test_ranks_interleave_to_the_single_process_draw(round_up, draw):
     p = np.random.default_rng(0).random(103)
     single = list(ProbabilitySampler(p, seed=1, draw=draw))
-    ranks = [list(ProbabilitySampler(p, seed=1, rank=r, world_size=4, round_up=round_up,
-                                     draw=draw))
-             for r in range(4)]
+    ranks = [
+        list(ProbabilitySampler(p, seed=1, rank=r, world_size=4, round_up=round_up, draw=draw))
+        for r in range(4)
+    ]
     interleaved = [ranks[i % 4][i // 4] for i in range(sum(map(len, ranks)))]
     assert interleaved[:103] == single
     if round_up:
@@ -153,13 +155,16 @@ def test_works_with_a_plain_pytorch_dataloader():
     assert len(drawn) == 20 and drawn.min() >= 10
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(probabilities=[]), "non-empty"),
-    (dict(probabilities=[0.5, -0.1]), "non-negative"),
-    (dict(probabilities=[1.0], num_samples=0), "num_samples"),
-    (dict(probabilities=[1.0], rank=2, world_size=2), "rank"),
-    (dict(probabilities=[1.0], draw="poisson"), "draw='poisson' is not one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(probabilities=[]), "non-empty"),
+        (dict(probabilities=[0.5, -0.1]), "non-negative"),
+        (dict(probabilities=[1.0], num_samples=0), "num_samples"),
+        (dict(probabilities=[1.0], rank=2, world_size=2), "rank"),
+        (dict(probabilities=[1.0], draw="poisson"), "draw='poisson' is not one of"),
+    ],
+)
 def test_bad_sampler_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ProbabilitySampler(**kwargs)

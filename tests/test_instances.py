@@ -1,5 +1,6 @@
 """count="instances": balancing box counts instead of image presence, exactly, in every
 integration."""
+
 import json
 import logging
 import os.path as osp
@@ -19,8 +20,9 @@ from tests.test_mmdet_integration import coco_dataset
 
 def box_counts(num_images=400, num_classes=8, seed=0):
     """Presence from the long-tailed generator, 1 + Geometric boxes per present class."""
-    presence = long_tailed_labels(num_images, num_classes, max_labels=4, exponent=1.2,
-                                  seed=seed, every_class=True)
+    presence = long_tailed_labels(
+        num_images, num_classes, max_labels=4, exponent=1.2, seed=seed, every_class=True
+    )
     rng = np.random.default_rng(seed)
     counts = presence.copy().astype(np.float64)
     counts.data = rng.geometric(0.45, size=counts.nnz).astype(np.float64)
@@ -61,8 +63,9 @@ def test_lam_scale_keeps_its_meaning_whatever_the_count_scale():
     p = solve_balanced_qp(counts, count="instances", lam_scale=0.404)
     doubled = counts.copy()
     doubled.data *= 2  # twice the boxes everywhere: the same balance problem
-    np.testing.assert_allclose(solve_balanced_qp(doubled, count="instances", lam_scale=0.404),
-                               p, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(
+        solve_balanced_qp(doubled, count="instances", lam_scale=0.404), p, rtol=0, atol=1e-14
+    )
     ones = (counts > 0).astype(float)
     with pytest.warns(UserWarning, match="labels holds only 0/1 entries"):
         solve_balanced_qp(ones, count="instances")
@@ -71,16 +74,16 @@ def test_lam_scale_keeps_its_meaning_whatever_the_count_scale():
 def test_instance_count_levels_boxes_better_than_presence():
     counts = box_counts(num_images=600, num_classes=10, seed=2)
     _, images = solve_balanced_qp(counts, lam_scale=0.404, return_info=True)
-    _, instances = solve_balanced_qp(counts, count="instances", lam_scale=0.404,
-                                     return_info=True)
+    _, instances = solve_balanced_qp(counts, count="instances", lam_scale=0.404, return_info=True)
     assert instances.instance_max_min_ratio < images.instance_max_min_ratio
     assert images.max_min_ratio < instances.max_min_ratio  # each wins on what it balances
 
 
 def test_maxmin_on_instance_counts_equals_the_active_set_reference():
     counts = box_counts(num_images=500, num_classes=8, seed=3)
-    p, info = solve_balanced_qp(counts, count="instances", lam=50.0, objective="maxmin",
-                                return_info=True)
+    p, info = solve_balanced_qp(
+        counts, count="instances", lam=50.0, objective="maxmin", return_info=True
+    )
     weights, _ = instance_weights(sp.csr_matrix(counts))
     groups = group_label_rows(weights)
     tau = (1 - 1e-3) * info.worst_class_bound + 1e-11
@@ -129,32 +132,40 @@ def test_mmdetection_reads_box_counts_and_the_sampler_balances_them(data_root, t
     MMLogger.get_instance("instances", log_file=str(log_file), log_level=logging.INFO)
     sampler = BalancedQPSampler(dataset, count="instances", lam_scale=0.404, seed=0)
     np.testing.assert_array_equal(
-        sampler.probabilities,
-        solve_balanced_qp(expected, count="instances", lam_scale=0.404))
+        sampler.probabilities, solve_balanced_qp(expected, count="instances", lam_scale=0.404)
+    )
     log = log_file.read_text()
     assert "balanced boxes" in log and "count='instances' balanced" in log
     # count="images" (default) logs both balances too, but solves on presence
     images = BalancedQPSampler(dataset, lam_scale=0.404, seed=0)
-    np.testing.assert_array_equal(images.probabilities,
-                                  solve_balanced_qp(expected > 0, lam_scale=0.404))
+    np.testing.assert_array_equal(
+        images.probabilities, solve_balanced_qp(expected > 0, lam_scale=0.404)
+    )
     assert kkt_residual(expected > 0, images.probabilities, 0.5, 0.404 * len(index)) <= 1e-10
 
 
 def test_detectron2_and_ultralytics_read_box_counts():
     from mmdet_balanced.detectron2 import labels_from_dataset_dicts
     from mmdet_balanced.ultralytics.labels import labels_from_yolo_dataset
-    dicts = [dict(file_name="a", annotations=[dict(category_id=0), dict(category_id=0),
-                                              dict(category_id=1, iscrowd=1)]),
-             dict(file_name="b", annotations=[dict(category_id=1)])]
+
+    dicts = [
+        dict(
+            file_name="a",
+            annotations=[dict(category_id=0), dict(category_id=0), dict(category_id=1, iscrowd=1)],
+        ),
+        dict(file_name="b", annotations=[dict(category_id=1)]),
+    ]
     np.testing.assert_array_equal(
-        labels_from_dataset_dicts(dicts, 2, count="instances").toarray(), [[2, 0], [0, 1]])
-    np.testing.assert_array_equal(labels_from_dataset_dicts(dicts, 2).toarray(),
-                                  [[1, 0], [0, 1]])
+        labels_from_dataset_dicts(dicts, 2, count="instances").toarray(), [[2, 0], [0, 1]]
+    )
+    np.testing.assert_array_equal(labels_from_dataset_dicts(dicts, 2).toarray(), [[1, 0], [0, 1]])
 
     class YOLOData:
         labels = [dict(cls=np.array([[0.0], [0.0], [1.0]])), dict(cls=np.zeros((0, 1)))]
+
     np.testing.assert_array_equal(
-        labels_from_yolo_dataset(YOLOData(), 2, count="instances").toarray(), [[2, 1], [0, 0]])
+        labels_from_yolo_dataset(YOLOData(), 2, count="instances").toarray(), [[2, 1], [0, 0]]
+    )
 
 
 def test_irfs_factors_equal_a_hand_computation_in_both_frameworks(data_root):
@@ -162,6 +173,7 @@ def test_irfs_factors_equal_a_hand_computation_in_both_frameworks(data_root):
     largest r_c, 1 without boxes; MMDetection's InstanceBalancedDataset repeats ceil(r_i)."""
     from mmdet_balanced import InstanceBalancedDataset, instance_repeat_factors
     from mmdet_balanced.detectron2 import repeat_factors_from_instance_frequency
+
     data = json.load(open(osp.join(data_root, "train.json")))
     index = {image["id"]: i for i, image in enumerate(data["images"])}
     counts = np.zeros((len(index), len(FETAL_CLASSES)))
@@ -176,13 +188,24 @@ def test_irfs_factors_equal_a_hand_computation_in_both_frameworks(data_root):
             expected[i] = max(expected[i], max(1.0, np.sqrt(t / np.sqrt(f_img * f_box))))
     np.testing.assert_allclose(instance_repeat_factors(counts, t), expected, rtol=1e-12)
     wrapped = InstanceBalancedDataset(dataset=coco_dataset(data_root), oversample_thr=t)
-    np.testing.assert_array_equal(np.bincount(wrapped.repeat_indices, minlength=len(index)),
-                                  np.ceil(expected))
-    dicts = [dict(file_name=image["file_name"], annotations=[
-        dict(category_id=a["category_id"] - 1) for a in data["annotations"]
-        if a["image_id"] == image["id"]]) for image in data["images"]]
+    np.testing.assert_array_equal(
+        np.bincount(wrapped.repeat_indices, minlength=len(index)), np.ceil(expected)
+    )
+    dicts = [
+        dict(
+            file_name=image["file_name"],
+            annotations=[
+                dict(category_id=a["category_id"] - 1)
+                for a in data["annotations"]
+                if a["image_id"] == image["id"]
+            ],
+        )
+        for image in data["images"]
+    ]
     np.testing.assert_allclose(
         repeat_factors_from_instance_frequency(dicts, t, len(FETAL_CLASSES)).numpy(),
-        expected, rtol=1e-6)
+        expected,
+        rtol=1e-6,
+    )
     with pytest.raises(ValueError, match="threshold=0 must be a positive frequency"):
         instance_repeat_factors(counts, 0)

@@ -1,18 +1,19 @@
 """The plugin inside real MMDetection: registry, label extraction, and Runner training runs."""
+
 import json
 import os.path as osp
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from mmdet.datasets import CocoDataset
+from mmdet.registry import DATA_SAMPLERS
+from mmdet.utils import register_all_modules
 from mmengine.config import Config
 from mmengine.dataset import ClassBalancedDataset, ConcatDataset, RepeatDataset
 from mmengine.runner import Runner
 
 import mmdet_balanced
-from mmdet.datasets import CocoDataset
-from mmdet.registry import DATA_SAMPLERS
-from mmdet.utils import register_all_modules
 from mmdet_balanced import BalancedQPSampler, label_matrix, solve_balanced_qp
 from mmdet_balanced.study.demo_data import FETAL_CLASSES, make_fetal_dataset
 
@@ -28,9 +29,15 @@ def demo_data(tmp_path_factory):
 
 
 def coco_dataset(data_root, **kwargs):
-    return CocoDataset(data_root=data_root, ann_file="train.json",
-                       data_prefix=dict(img="images/"), metainfo=dict(classes=FETAL_CLASSES),
-                       filter_cfg=dict(filter_empty_gt=False), pipeline=[], **kwargs)
+    return CocoDataset(
+        data_root=data_root,
+        ann_file="train.json",
+        data_prefix=dict(img="images/"),
+        metainfo=dict(classes=FETAL_CLASSES),
+        filter_cfg=dict(filter_empty_gt=False),
+        pipeline=[],
+        **kwargs,
+    )
 
 
 def presence_from_json(path):
@@ -52,8 +59,9 @@ def test_label_matrix_reads_the_annotations(demo_data, serialize):
     dataset = coco_dataset(demo_data, serialize_data=serialize)
     labels = label_matrix(dataset)
     assert sp.isspmatrix_csr(labels) and labels.shape == (40, len(FETAL_CLASSES))
-    np.testing.assert_array_equal(labels.toarray(),
-                                  presence_from_json(osp.join(demo_data, "train.json")))
+    np.testing.assert_array_equal(
+        labels.toarray(), presence_from_json(osp.join(demo_data, "train.json"))
+    )
 
 
 def test_label_matrix_follows_filter_cfg(demo_data, tmp_path):
@@ -63,10 +71,15 @@ def test_label_matrix_follows_filter_cfg(demo_data, tmp_path):
     json.dump(data, open(tmp_path / "partial.json", "w"))
 
     def dataset(filter_empty_gt):
-        return CocoDataset(data_root=demo_data, ann_file=str(tmp_path / "partial.json"),
-                           data_prefix=dict(img="images/"),
-                           metainfo=dict(classes=FETAL_CLASSES), pipeline=[],
-                           filter_cfg=dict(filter_empty_gt=filter_empty_gt))
+        return CocoDataset(
+            data_root=demo_data,
+            ann_file=str(tmp_path / "partial.json"),
+            data_prefix=dict(img="images/"),
+            metainfo=dict(classes=FETAL_CLASSES),
+            pipeline=[],
+            filter_cfg=dict(filter_empty_gt=filter_empty_gt),
+        )
+
     everything = label_matrix(dataset(False)).toarray()
     assert everything.shape[0] == 40 and (everything[:5] == 0).all()
     kept = dataset(True)
@@ -81,16 +94,17 @@ def test_label_matrix_through_wrappers(demo_data):
     repeat = RepeatDataset(coco_dataset(demo_data), times=3)
     np.testing.assert_array_equal(label_matrix(repeat).toarray(), np.vstack([base] * 3))
     balanced = ClassBalancedDataset(coco_dataset(demo_data), oversample_thr=0.3)
-    np.testing.assert_array_equal(label_matrix(balanced).toarray(),
-                                  base[balanced.repeat_indices])
+    np.testing.assert_array_equal(label_matrix(balanced).toarray(), base[balanced.repeat_indices])
     lazy = coco_dataset(demo_data, lazy_init=True)
     np.testing.assert_array_equal(label_matrix(lazy).toarray(), base)
 
 
 def test_sampler_from_config_holds_the_qp_solution(demo_data):
     dataset = coco_dataset(demo_data)
-    sampler = DATA_SAMPLERS.build(dict(type="BalancedQPSampler", alpha_factor=0.5, lam=50.0),
-                                  default_args=dict(dataset=dataset, seed=0))
+    sampler = DATA_SAMPLERS.build(
+        dict(type="BalancedQPSampler", alpha_factor=0.5, lam=50.0),
+        default_args=dict(dataset=dataset, seed=0),
+    )
     expected = solve_balanced_qp(label_matrix(dataset), alpha_factor=0.5, lam=50.0)
     np.testing.assert_array_equal(sampler.probabilities, expected)
     assert len(sampler) == len(dataset) and len(list(sampler)) == len(dataset)
@@ -98,24 +112,28 @@ def test_sampler_from_config_holds_the_qp_solution(demo_data):
 
 def tiny_config(name, data_root, work_dir, **overrides):
     cfg = Config.fromfile(osp.join(ROOT, "configs", "fetal_demo", name))
-    cfg.merge_from_dict({
-        "work_dir": work_dir,
-        "train_dataloader.dataset.data_root": data_root,
-        "val_dataloader.dataset.data_root": data_root,
-        "test_dataloader.dataset.data_root": data_root,
-        "train_dataloader.batch_size": 2,
-        "train_dataloader.sampler.num_samples": 6,  # 3 iterations per epoch
-        "train_cfg.max_epochs": 2,
-        "train_cfg.val_interval": 100,
-        "default_hooks.logger.interval": 1,
-        "default_hooks.checkpoint.interval": 100,
-        **overrides,
-    })
+    cfg.merge_from_dict(
+        {
+            "work_dir": work_dir,
+            "train_dataloader.dataset.data_root": data_root,
+            "val_dataloader.dataset.data_root": data_root,
+            "test_dataloader.dataset.data_root": data_root,
+            "train_dataloader.batch_size": 2,
+            "train_dataloader.sampler.num_samples": 6,  # 3 iterations per epoch
+            "train_cfg.max_epochs": 2,
+            "train_cfg.val_interval": 100,
+            "default_hooks.logger.interval": 1,
+            "default_hooks.checkpoint.interval": 100,
+            **overrides,
+        }
+    )
     return cfg
 
 
-@pytest.mark.parametrize("config", ["yolov3_mobilenetv2_fetal-demo_balanced.py",
-                                    "faster-rcnn_r18_fpn_fetal-demo_balanced.py"])
+@pytest.mark.parametrize(
+    "config",
+    ["yolov3_mobilenetv2_fetal-demo_balanced.py", "faster-rcnn_r18_fpn_fetal-demo_balanced.py"],
+)
 def test_runner_trains_with_the_balanced_sampler(config, demo_data, tmp_path):
     cfg = tiny_config(config, demo_data, str(tmp_path))
     runner = Runner.from_cfg(cfg)

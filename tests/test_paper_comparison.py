@@ -1,4 +1,5 @@
 """The paper's comparison: oversampling baseline, per-class AP metric, repeated runs, KS tool."""
+
 import csv
 import io
 import json
@@ -10,14 +11,14 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
+from mmdet.structures import DetDataSample
 from mmengine.logging import MMLogger
 from mmengine.structures import InstanceData
 from scipy.stats import ks_2samp, mannwhitneyu
 
-from mmdet.structures import DetDataSample
 from mmdet_balanced import ClassAPMetric, OversamplingSampler
-from mmdet_balanced.study.demo_data import make_fetal_dataset
 from mmdet_balanced.mmdetection.samplers import oversampling_repeats
+from mmdet_balanced.study.demo_data import make_fetal_dataset
 from tests.test_mmdet_integration import coco_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -43,8 +44,11 @@ def test_oversampling_side_effect_on_main_anatomies(tmp_path):
     log_file = tmp_path / "sampler.log"
     MMLogger.get_instance("oversampling_test", log_file=str(log_file))
     sampler = OversamplingSampler(dataset, factors=dict(cerebellum=2, heart=5), seed=0)
-    lines = {line.split()[0]: line.split() for line in log_file.read_text().splitlines()
-             if line.split() and line.split()[0] in ("head", "abdomen", "femur", "heart")}
+    lines = {
+        line.split()[0]: line.split()
+        for line in log_file.read_text().splitlines()
+        if line.split() and line.split()[0] in ("head", "abdomen", "femur", "heart")
+    }
     uniform, oversampled = ({k: float(v[i]) for k, v in lines.items()} for i in (1, 2))
     assert oversampled["head"] > uniform["head"] and oversampled["abdomen"] > uniform["abdomen"]
     assert oversampled["heart"] == 5 * uniform["heart"]
@@ -55,15 +59,17 @@ def test_oversampling_side_effect_on_main_anatomies(tmp_path):
 
 def sample(boxes, labels, scores=None):
     data = DetDataSample()
-    gt = InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float32),
-                      labels=torch.tensor(labels))
+    gt = InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float32), labels=torch.tensor(labels))
     data.gt_instances = gt
-    data.ignored_instances = InstanceData(bboxes=torch.zeros((0, 4)),
-                                          labels=torch.zeros(0, dtype=torch.long))
+    data.ignored_instances = InstanceData(
+        bboxes=torch.zeros((0, 4)), labels=torch.zeros(0, dtype=torch.long)
+    )
     if scores is not None:
-        data.pred_instances = InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float32),
-                                           labels=torch.tensor(labels),
-                                           scores=torch.tensor(scores))
+        data.pred_instances = InstanceData(
+            bboxes=torch.tensor(boxes, dtype=torch.float32),
+            labels=torch.tensor(labels),
+            scores=torch.tensor(scores),
+        )
     return data.to_dict()
 
 
@@ -72,8 +78,11 @@ def test_class_ap_metric_reports_every_class_at_each_threshold():
     metric.dataset_meta = dict(classes=("a", "b", "c"))
     perfect = sample([[0, 0, 10, 10], [20, 20, 40, 40]], [0, 1], [0.9, 0.8])
     missed = sample([[0, 0, 10, 10], [20, 20, 40, 40]], [0, 1], None)
-    missed["pred_instances"] = dict(bboxes=torch.tensor([[0.0, 0, 10, 10]]),
-                                    labels=torch.tensor([0]), scores=torch.tensor([0.9]))
+    missed["pred_instances"] = dict(
+        bboxes=torch.tensor([[0.0, 0, 10, 10]]),
+        labels=torch.tensor([0]),
+        scores=torch.tensor([0.9]),
+    )
     metric.process({}, [perfect, missed])
     result = metric.evaluate(2)
     assert result["class_ap/AP@0.2/a"] == pytest.approx(1.0)
@@ -90,36 +99,60 @@ def repeated_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("repeats")
     data = root / "data"
     make_fetal_dataset(str(data), num_train=24, num_val=20, image_size=64, seed=0)
-    options = [f"train_dataloader.dataset.data_root={data}/",
-               f"val_dataloader.dataset.data_root={data}/",
-               f"test_dataloader.dataset.data_root={data}/",
-               "train_dataloader.batch_size=4", "train_cfg.max_epochs=1",
-               "train_cfg.val_interval=1", "default_hooks.logger.interval=1"]
+    options = [
+        f"train_dataloader.dataset.data_root={data}/",
+        f"val_dataloader.dataset.data_root={data}/",
+        f"test_dataloader.dataset.data_root={data}/",
+        "train_dataloader.batch_size=4",
+        "train_cfg.max_epochs=1",
+        "train_cfg.val_interval=1",
+        "default_hooks.logger.interval=1",
+    ]
     series = {}
     # uniform: sequential, 1 thread per run; uniform_parallel: the same seeds 2 at a time
-    for name, method, jobs in (("uniform", "uniform", []), ("balanced", "balanced", []),
-                               ("uniform_parallel", "uniform", ["--jobs", "2"])):
-        config = osp.join(ROOT, "configs", "fetal_demo",
-                          f"yolov3_mobilenetv2_fetal-demo_{method}.py")
+    for name, method, jobs in (
+        ("uniform", "uniform", []),
+        ("balanced", "balanced", []),
+        ("uniform_parallel", "uniform", ["--jobs", "2"]),
+    ):
+        config = osp.join(
+            ROOT, "configs", "fetal_demo", f"yolov3_mobilenetv2_fetal-demo_{method}.py"
+        )
         work_dir = root / name
-        subprocess.run([sys.executable, osp.join(ROOT, "tools", "train_repeats.py"), config,
-                        "--runs", "2", "--work-dir", str(work_dir), "--threads", "1", *jobs,
-                        "--cfg-options", *options], check=True, cwd=ROOT)
+        subprocess.run(
+            [
+                sys.executable,
+                osp.join(ROOT, "tools", "train_repeats.py"),
+                config,
+                "--runs",
+                "2",
+                "--work-dir",
+                str(work_dir),
+                "--threads",
+                "1",
+                *jobs,
+                "--cfg-options",
+                *options,
+            ],
+            check=True,
+            cwd=ROOT,
+        )
         series[name] = work_dir
     return series
 
 
 def test_parallel_runs_give_the_sequential_metrics(repeated_runs):
     for k in (0, 1):
-        sequential = json.load(open(repeated_runs["uniform"] / f"run_{k:02d}" /
-                                    "test_metrics.json"))["metrics"]
-        parallel = json.load(open(repeated_runs["uniform_parallel"] / f"run_{k:02d}" /
-                                  "test_metrics.json"))["metrics"]
+        sequential = json.load(
+            open(repeated_runs["uniform"] / f"run_{k:02d}" / "test_metrics.json")
+        )["metrics"]
+        parallel = json.load(
+            open(repeated_runs["uniform_parallel"] / f"run_{k:02d}" / "test_metrics.json")
+        )["metrics"]
         assert parallel.keys() == sequential.keys()
         for key in sequential:  # same seed, same threads: the same training, bit for bit
             assert parallel[key] == sequential[key], key
-        log = open(repeated_runs["uniform_parallel"] / f"run_{k:02d}" /
-                   "train_repeats.log").read()
+        log = open(repeated_runs["uniform_parallel"] / f"run_{k:02d}" / "train_repeats.log").read()
         assert "Epoch(test)" in log  # each job's output went to its own log
 
 
@@ -129,10 +162,21 @@ def test_train_repeats_writes_seeded_runs_and_skips_finished_ones(repeated_runs)
     assert [r["seed"] for r in records] == [0, 1]
     assert "class_ap/AP@0.2/heart" in records[0]["metrics"]
     before = (work_dir / "run_00" / "test_metrics.json").stat().st_mtime_ns
-    out = subprocess.run([sys.executable, osp.join(ROOT, "tools", "train_repeats.py"),
-                          "configs/fetal_demo/yolov3_mobilenetv2_fetal-demo_balanced.py",
-                          "--runs", "2", "--work-dir", str(work_dir)],
-                         check=True, cwd=ROOT, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            osp.join(ROOT, "tools", "train_repeats.py"),
+            "configs/fetal_demo/yolov3_mobilenetv2_fetal-demo_balanced.py",
+            "--runs",
+            "2",
+            "--work-dir",
+            str(work_dir),
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
     assert out.count("finished, skipped") == 2
     assert (work_dir / "run_00" / "test_metrics.json").stat().st_mtime_ns == before
 
@@ -140,22 +184,37 @@ def test_train_repeats_writes_seeded_runs_and_skips_finished_ones(repeated_runs)
 def test_compare_runs_statistics_equal_numpy_and_scipy(repeated_runs, tmp_path):
     broken = tmp_path / "balanced_extra" / "run_09"
     broken.mkdir(parents=True)  # a run that never wrote metrics: reported, not counted
-    command = [sys.executable, osp.join(ROOT, "tools", "compare_runs.py"),
-               "--group", f"uniform={repeated_runs['uniform']}",
-               "--group", f"balanced={repeated_runs['balanced']}",
-               "--group", f"balanced={tmp_path / 'balanced_extra'}",
-               "--format", "csv", "--plot", str(tmp_path / "ecdf.png")]
+    command = [
+        sys.executable,
+        osp.join(ROOT, "tools", "compare_runs.py"),
+        "--group",
+        f"uniform={repeated_runs['uniform']}",
+        "--group",
+        f"balanced={repeated_runs['balanced']}",
+        "--group",
+        f"balanced={tmp_path / 'balanced_extra'}",
+        "--format",
+        "csv",
+        "--plot",
+        str(tmp_path / "ecdf.png"),
+    ]
     result = subprocess.run(command, check=True, cwd=ROOT, capture_output=True, text=True)
     assert f"left out {broken}" in result.stderr
     rows = {row["metric"]: row for row in csv.DictReader(io.StringIO(result.stdout))}
-    values = {m: [json.load(open(repeated_runs[m] / f"run_{k:02d}" / "test_metrics.json"))
-                  ["metrics"] for k in (0, 1)] for m in ("uniform", "balanced")}
+    values = {
+        m: [
+            json.load(open(repeated_runs[m] / f"run_{k:02d}" / "test_metrics.json"))["metrics"]
+            for k in (0, 1)
+        ]
+        for m in ("uniform", "balanced")
+    }
     for metric in ("class_ap/mAP@0.2", "class_ap/AP@0.4/head"):
         for group in ("uniform", "balanced"):
             numbers = np.array([run[metric] for run in values[group]])
             assert float(rows[metric][f"{group} mean"]) == pytest.approx(numbers.mean())
-            assert float(rows[metric][f"{group} std"]) == pytest.approx(numbers.std(ddof=1),
-                                                                        nan_ok=True)
+            assert float(rows[metric][f"{group} std"]) == pytest.approx(
+                numbers.std(ddof=1), nan_ok=True
+            )
             assert float(rows[metric][f"{group} best"]) == pytest.approx(numbers.max())
             assert int(rows[metric][f"{group} n"]) == 2
         a = np.array([r[metric] for r in values["uniform"]])
@@ -191,6 +250,7 @@ def test_compare_runs_statistics_equal_numpy_and_scipy(repeated_runs, tmp_path):
 
 def test_holm_and_cliffs_delta_on_known_values():
     from mmdet_balanced.study.compare import cliffs_delta, holm
+
     # Holm (1979): p = 0.01, 0.04, 0.03, 0.005 over m = 4 -> 0.03, 0.06, 0.06, 0.02
     np.testing.assert_allclose(holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
     np.testing.assert_allclose(holm([0.5, np.nan, 0.9]), [1.0, np.nan, 1.0])
@@ -199,17 +259,32 @@ def test_holm_and_cliffs_delta_on_known_values():
 
 def test_compare_runs_markdown_names_every_test(repeated_runs, tmp_path):
     result = subprocess.run(
-        [sys.executable, osp.join(ROOT, "tools", "compare_runs.py"),
-         "--group", f"uniform={repeated_runs['uniform']}",
-         "--group", f"balanced={repeated_runs['balanced']}", "--baseline", "uniform",
-         "--metrics", "mAP", "--format", "markdown"],
-        check=True, cwd=ROOT, capture_output=True, text=True)
+        [
+            sys.executable,
+            osp.join(ROOT, "tools", "compare_runs.py"),
+            "--group",
+            f"uniform={repeated_runs['uniform']}",
+            "--group",
+            f"balanced={repeated_runs['balanced']}",
+            "--baseline",
+            "uniform",
+            "--metrics",
+            "mAP",
+            "--format",
+            "markdown",
+        ],
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert "| class_ap/mAP@0.2 | balanced vs uniform |" in result.stdout
     assert "KS p (Holm)" in result.stdout and "MW p (Holm)" in result.stdout
 
 
 def test_compare_runs_reads_validation_scalars(repeated_runs):
     from mmdet_balanced.study.compare import read_run
+
     run = str(repeated_runs["uniform"] / "run_00")
     val = read_run(run, source="val", select="last")
     test = read_run(run, source="test")

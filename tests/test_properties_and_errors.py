@@ -1,4 +1,5 @@
 """Property-based checks of the QP, mosaic partners, and every bad input's message."""
+
 import random
 import warnings
 
@@ -7,22 +8,31 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from mmdet.datasets import CocoDataset
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
-from mmdet.datasets import CocoDataset
-from mmdet_balanced import (BalancedMultiImageMixDataset, BalancedQPSampler, balanced_objective,
-                            label_matrix, solve_balanced_qp)
+from mmdet_balanced import (
+    BalancedMultiImageMixDataset,
+    BalancedQPSampler,
+    balanced_objective,
+    label_matrix,
+    solve_balanced_qp,
+)
 from mmdet_balanced.study.demo_data import FETAL_CLASSES, make_fetal_dataset
 from tests.test_mmdet_integration import tiny_config
 
-label_matrices = st.integers(1, 8).flatmap(lambda c: arrays(
-    np.int8, st.tuples(st.integers(1, 60), st.just(c)), elements=st.integers(0, 1)))
+label_matrices = st.integers(1, 8).flatmap(
+    lambda c: arrays(np.int8, st.tuples(st.integers(1, 60), st.just(c)), elements=st.integers(0, 1))
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(labels=label_matrices, alpha_factor=st.floats(0, 1),
-       lam=st.sampled_from([0.0, 1e-3, 1.0, 50.0, 500.0, 1e5]))
+@given(
+    labels=label_matrices,
+    alpha_factor=st.floats(0, 1),
+    lam=st.sampled_from([0.0, 1e-3, 1.0, 50.0, 500.0, 1e5]),
+)
 def test_qp_properties(labels, alpha_factor, lam):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # classes present in no image are dropped, warned
@@ -35,8 +45,7 @@ def test_qp_properties(labels, alpha_factor, lam):
         assert np.ptp(p[group.ravel() == g]) == 0.0  # Proposition 1, exactly
     kept = labels[:, labels.sum(axis=0) > 0]
     uniform = np.full(n, 1.0 / n)
-    assert (balanced_objective(kept, p, lam)
-            <= balanced_objective(kept, uniform, lam) + 1e-9)
+    assert balanced_objective(kept, p, lam) <= balanced_objective(kept, uniform, lam) + 1e-9
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +58,18 @@ def data_root(tmp_path_factory):
 def test_mosaic_partners_follow_the_balanced_probabilities(data_root):
     mosaic = dict(type="Mosaic", img_scale=(64, 64), pad_val=114.0)
     dataset = BalancedMultiImageMixDataset(
-        dataset=dict(type="CocoDataset", data_root=data_root, ann_file="train.json",
-                     data_prefix=dict(img="images/"), metainfo=dict(classes=FETAL_CLASSES),
-                     filter_cfg=dict(filter_empty_gt=False),
-                     pipeline=[dict(type="LoadImageFromFile"),
-                               dict(type="LoadAnnotations", with_bbox=True)]),
-        pipeline=[mosaic, dict(type="PackDetInputs")], lam=50.0)
+        dataset=dict(
+            type="CocoDataset",
+            data_root=data_root,
+            ann_file="train.json",
+            data_prefix=dict(img="images/"),
+            metainfo=dict(classes=FETAL_CLASSES),
+            filter_cfg=dict(filter_empty_gt=False),
+            pipeline=[dict(type="LoadImageFromFile"), dict(type="LoadAnnotations", with_bbox=True)],
+        ),
+        pipeline=[mosaic, dict(type="PackDetInputs")],
+        lam=50.0,
+    )
     p = dataset.partner_probabilities
     np.testing.assert_array_equal(p, solve_balanced_qp(label_matrix(dataset.dataset), lam=50.0))
     random.seed(0)
@@ -86,22 +101,30 @@ def test_dataset_without_label_access_is_explained():
 
 def test_dataset_without_any_box_stops_the_sampler(data_root):
     wrong = CocoDataset(  # class names that match no category in the annotation file
-        data_root=data_root, ann_file="train.json", data_prefix=dict(img="images/"),
-        metainfo=dict(classes=("kidney", "liver")), filter_cfg=dict(filter_empty_gt=False),
-        pipeline=[])
+        data_root=data_root,
+        ann_file="train.json",
+        data_prefix=dict(img="images/"),
+        metainfo=dict(classes=("kidney", "liver")),
+        filter_cfg=dict(filter_empty_gt=False),
+        pipeline=[],
+    )
     with pytest.raises(ValueError, match="metainfo\\['classes'\\] matches the category names"):
         BalancedQPSampler(wrong, seed=0)
 
 
-@pytest.mark.parametrize("option, value, error, message", [
-    ("alpha_factor", 2.0, ValueError, "alpha_factor=2.0 is out of range"),
-    ("alpha_factor", "0.5", TypeError, "alpha_factor must be a real number"),
-    ("lam", "500", TypeError, "lam must be a real number"),
-    ("objective", "minmax", ValueError, "objective='minmax' is not one of"),
-    ("num_samples", 0, ValueError, "num_samples must be a positive int"),
-])
-def test_bad_sampler_settings_stop_before_training(data_root, tmp_path, option, value, error,
-                                                   message):
+@pytest.mark.parametrize(
+    "option, value, error, message",
+    [
+        ("alpha_factor", 2.0, ValueError, "alpha_factor=2.0 is out of range"),
+        ("alpha_factor", "0.5", TypeError, "alpha_factor must be a real number"),
+        ("lam", "500", TypeError, "lam must be a real number"),
+        ("objective", "minmax", ValueError, "objective='minmax' is not one of"),
+        ("num_samples", 0, ValueError, "num_samples must be a positive int"),
+    ],
+)
+def test_bad_sampler_settings_stop_before_training(
+    data_root, tmp_path, option, value, error, message
+):
     cfg = tiny_config("yolov3_mobilenetv2_fetal-demo_balanced.py", data_root, str(tmp_path))
     cfg.train_dataloader.sampler[option] = value
     with pytest.raises(error, match=message):  # while the dataloader is built: no step taken

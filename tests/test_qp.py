@@ -1,4 +1,5 @@
 """The balanced QP: agreement with the paper's dense CVXOPT formulation, validation."""
+
 import os
 import subprocess
 import sys
@@ -9,14 +10,20 @@ import pytest
 import scipy.sparse as sp
 
 from mmdet_balanced import balanced_objective, kkt_residual, solve_balanced_qp
-from mmdet_balanced.core.qp import PAPER_LAM_SCALE
 from mmdet_balanced.core.cvxopt_backend import solve_dense_paper_qp
-from mmdet_balanced.study.demo_data import long_tailed_labels, starved_class_example
-from mmdet_balanced.core.grouping import group_label_rows
 from mmdet_balanced.core.dual_newton import solve_dual_newton
-from mmdet_balanced.core.maxmin import (FLOOR_MARGIN, floor_warm_start, maxmin_kkt_residual,
-                                   solve_floor_newton, solve_floor_quadprog,
-                                   warm_start_groups, worst_class_lp)
+from mmdet_balanced.core.grouping import group_label_rows
+from mmdet_balanced.core.maxmin import (
+    FLOOR_MARGIN,
+    floor_warm_start,
+    maxmin_kkt_residual,
+    solve_floor_newton,
+    solve_floor_quadprog,
+    warm_start_groups,
+    worst_class_lp,
+)
+from mmdet_balanced.core.qp import PAPER_LAM_SCALE
+from mmdet_balanced.study.demo_data import long_tailed_labels, starved_class_example
 from tests.conftest import random_labels
 
 
@@ -26,8 +33,10 @@ def test_matches_dense_paper_formulation_on_table1(table1_labels):
     for solver in ("newton", "cvxopt"):
         p = solve_balanced_qp(table1_labels, alpha_factor=0.5, lam=500.0, solver=solver)
         assert np.abs(p - reference).max() * num_images < 1e-4, solver
-        assert (balanced_objective(table1_labels, p, 500.0)
-                <= balanced_objective(table1_labels, reference, 500.0) + 1e-12), solver
+        assert (
+            balanced_objective(table1_labels, p, 500.0)
+            <= balanced_objective(table1_labels, reference, 500.0) + 1e-12
+        ), solver
 
 
 def test_balanced_frequencies_are_more_even_than_uniform(table1_labels):
@@ -62,8 +71,18 @@ def test_sparse_input_and_counts_equal_dense_presence():
     np.testing.assert_array_equal(solve_balanced_qp(counts.tolist()), p_dense)
 
 
-@pytest.mark.parametrize("case", ["random", "duplicates", "single_class", "identical_rows",
-                                  "class_everywhere", "background_rows", "long_tail"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "random",
+        "duplicates",
+        "single_class",
+        "identical_rows",
+        "class_everywhere",
+        "background_rows",
+        "long_tail",
+    ],
+)
 @pytest.mark.parametrize("alpha_factor", [0.0, 0.5, 1.0])
 @pytest.mark.parametrize("lam", [0.0, 1.0, 500.0])
 def test_newton_agrees_with_cvxopt(case, alpha_factor, lam):
@@ -100,14 +119,17 @@ def test_kkt_residual_detects_a_non_optimal_vector(table1_labels):
     assert kkt_residual(table1_labels, p, 0.5, 500.0) < 1e-9
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(alpha_factor=1.5), "alpha_factor"),
-    (dict(alpha_factor=-0.1), "alpha_factor"),
-    (dict(alpha_factor=float("nan")), "alpha_factor"),
-    (dict(lam=-1.0), "lam"),
-    (dict(lam=float("inf")), "lam"),
-    (dict(solver="gurobi"), "solver"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(alpha_factor=1.5), "alpha_factor"),
+        (dict(alpha_factor=-0.1), "alpha_factor"),
+        (dict(alpha_factor=float("nan")), "alpha_factor"),
+        (dict(lam=-1.0), "lam"),
+        (dict(lam=float("inf")), "lam"),
+        (dict(solver="gurobi"), "solver"),
+    ],
+)
 def test_bad_parameters_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         solve_balanced_qp(np.eye(3), **kwargs)
@@ -120,13 +142,16 @@ def test_wrong_parameter_types_are_named():
         solve_balanced_qp([["a", "b"]])
 
 
-@pytest.mark.parametrize("labels, message", [
-    (np.zeros((0, 3)), "empty"),
-    (np.array([[1.0, np.nan]]), "NaN"),
-    (np.array([[1.0, -1.0]]), "negative"),
-    (np.array([1.0, 0.0]), "2-D"),
-    (np.zeros((4, 0)), "no columns"),
-])
+@pytest.mark.parametrize(
+    "labels, message",
+    [
+        (np.zeros((0, 3)), "empty"),
+        (np.array([[1.0, np.nan]]), "NaN"),
+        (np.array([[1.0, -1.0]]), "negative"),
+        (np.array([1.0, 0.0]), "2-D"),
+        (np.zeros((4, 0)), "no columns"),
+    ],
+)
 def test_bad_labels_are_explained(labels, message):
     with pytest.raises(ValueError, match=message):
         solve_balanced_qp(labels)
@@ -231,40 +256,59 @@ def test_floor_holds_exactly_when_alpha_nearly_pins_the_uniform_vector():
 
 def full_worst_class_lp(rows, counts, alpha_factor):
     """The stage-1 LP over every group at once (HiGHS), to check the column generation."""
-    from scipy.optimize import linprog
     import scipy.sparse as sp
+    from scipy.optimize import linprog
+
     num_groups, num_classes = rows.shape
     counts = counts.astype(float)
     num_images = counts.sum()
-    A_ub = sp.hstack([-(rows.T @ sp.diags(counts)) / num_images,
-                      sp.csr_matrix(np.ones((num_classes, 1)))], format="csr")
+    A_ub = sp.hstack(
+        [-(rows.T @ sp.diags(counts)) / num_images, sp.csr_matrix(np.ones((num_classes, 1)))],
+        format="csr",
+    )
     A_eq = sp.csr_matrix(np.append(counts / num_images, 0.0)[None, :])
     cost = np.zeros(num_groups + 1)
     cost[-1] = -1.0
-    result = linprog(cost, A_ub=A_ub, b_ub=np.zeros(num_classes), A_eq=A_eq, b_eq=[1.0],
-                     bounds=[(alpha_factor, None)] * num_groups + [(None, None)], method="highs")
+    result = linprog(
+        cost,
+        A_ub=A_ub,
+        b_ub=np.zeros(num_classes),
+        A_eq=A_eq,
+        b_eq=[1.0],
+        bounds=[(alpha_factor, None)] * num_groups + [(None, None)],
+        method="highs",
+    )
     return result.x[-1]
 
 
 @pytest.mark.parametrize("seed, alpha_factor", [(0, 0.5), (1, 0.0), (2, 0.9), (3, 0.5)])
 def test_worst_class_column_generation_equals_the_full_lp(seed, alpha_factor):
-    labels = long_tailed_labels(2000, 30, max_labels=5, exponent=1.1, seed=seed,
-                                every_class=True)
+    labels = long_tailed_labels(2000, 30, max_labels=5, exponent=1.1, seed=seed, every_class=True)
     groups = group_label_rows(labels)
     t_star = worst_class_lp(groups.rows, groups.counts, alpha_factor).t_star
-    assert t_star == pytest.approx(full_worst_class_lp(groups.rows, groups.counts, alpha_factor),
-                                   rel=1e-9, abs=1e-12)
+    assert t_star == pytest.approx(
+        full_worst_class_lp(groups.rows, groups.counts, alpha_factor), rel=1e-9, abs=1e-12
+    )
 
 
-@pytest.mark.parametrize("seed, num_images, num_classes, lam, alpha_factor", [
-    (0, 600, 12, 500.0, 0.5), (1, 800, 20, 50.0, 0.5), (2, 500, 8, 5000.0, 0.2),
-    (3, 700, 15, 500.0, 0.0), (4, 400, 10, 1.0, 0.5), (5, 3000, 40, 500.0, 0.5)])
-def test_maxmin_equals_the_active_set_reference(seed, num_images, num_classes, lam,
-                                                alpha_factor):
-    labels = long_tailed_labels(num_images, num_classes, max_labels=4, exponent=1.2,
-                                seed=seed, every_class=True)
-    p, info = solve_balanced_qp(labels, alpha_factor=alpha_factor, lam=lam,
-                                objective="maxmin", return_info=True)
+@pytest.mark.parametrize(
+    "seed, num_images, num_classes, lam, alpha_factor",
+    [
+        (0, 600, 12, 500.0, 0.5),
+        (1, 800, 20, 50.0, 0.5),
+        (2, 500, 8, 5000.0, 0.2),
+        (3, 700, 15, 500.0, 0.0),
+        (4, 400, 10, 1.0, 0.5),
+        (5, 3000, 40, 500.0, 0.5),
+    ],
+)
+def test_maxmin_equals_the_active_set_reference(seed, num_images, num_classes, lam, alpha_factor):
+    labels = long_tailed_labels(
+        num_images, num_classes, max_labels=4, exponent=1.2, seed=seed, every_class=True
+    )
+    p, info = solve_balanced_qp(
+        labels, alpha_factor=alpha_factor, lam=lam, objective="maxmin", return_info=True
+    )
     groups = group_label_rows(labels)
     tau = (1 - 1e-3) * info.worst_class_bound + 1e-11  # the floor maxmin imposes
     reference = solve_floor_quadprog(groups.rows, groups.counts, alpha_factor, lam, tau)
@@ -275,15 +319,34 @@ def test_maxmin_equals_the_active_set_reference(seed, num_images, num_classes, l
     # paper's solution where it violates the floor
     alpha = alpha_factor / num_images
     result = solve_floor_newton(groups.rows, groups.counts, alpha, lam, tau)
-    assert maxmin_kkt_residual(groups.rows, groups.counts, result.q, alpha, lam, tau,
-                               result.nu, result.z) <= 1e-9
+    assert (
+        maxmin_kkt_residual(
+            groups.rows, groups.counts, result.q, alpha, lam, tau, result.nu, result.z
+        )
+        <= 1e-9
+    )
     if result.z.max() > 1e-6:
-        assert maxmin_kkt_residual(groups.rows, groups.counts, result.q, alpha, lam, tau,
-                                   result.nu, 0 * result.z) > 1e-6
+        assert (
+            maxmin_kkt_residual(
+                groups.rows, groups.counts, result.q, alpha, lam, tau, result.nu, 0 * result.z
+            )
+            > 1e-6
+        )
     paper = solve_dual_newton(groups.rows, groups.counts.astype(float), alpha, lam)
     if (groups.rows.T @ (groups.counts * paper.q)).min() < tau * (1 - 1e-6):
-        assert maxmin_kkt_residual(groups.rows, groups.counts, paper.q, alpha, lam, tau,
-                                   paper.nu, np.zeros(num_classes)) > 1e-6
+        assert (
+            maxmin_kkt_residual(
+                groups.rows,
+                groups.counts,
+                paper.q,
+                alpha,
+                lam,
+                tau,
+                paper.nu,
+                np.zeros(num_classes),
+            )
+            > 1e-6
+        )
 
 
 def test_stage_two_warm_start_finds_the_structure_the_cold_newton_needs_hundreds_of_steps_for():
@@ -291,8 +354,7 @@ def test_stage_two_warm_start_finds_the_structure_the_cold_newton_needs_hundreds
     # optimum; from the column generation's start it takes one or two, to the same answer,
     # whether the first working set is the LP's support (pricing must add groups) or the
     # groups ranked by LP reduced gain.
-    labels = long_tailed_labels(8000, 200, max_labels=6, exponent=1.1, seed=3,
-                                every_class=True)
+    labels = long_tailed_labels(8000, 200, max_labels=6, exponent=1.1, seed=3, every_class=True)
     groups = group_label_rows(labels)
     counts = groups.counts.astype(float)
     alpha, lam = 0.5 / 8000, 500.0
@@ -307,14 +369,15 @@ def test_stage_two_warm_start_finds_the_structure_the_cold_newton_needs_hundreds
         result = solve_floor_newton(groups.rows, counts, alpha, lam, tau, warm=warm)
         assert result.converged and result.iterations <= 5
         assert np.abs(result.q - cold.q).max() * 8000 <= 1e-6
-        assert maxmin_kkt_residual(groups.rows, counts, result.q, alpha, lam, tau, result.nu,
-                                   result.z) <= 1e-9
+        assert (
+            maxmin_kkt_residual(groups.rows, counts, result.q, alpha, lam, tau, result.nu, result.z)
+            <= 1e-9
+        )
 
 
 def test_maxmin_is_exact_on_a_long_tailed_coco_like_matrix():
     # the recipe of the benchmark's 118k x 80 case at a test-friendly size
-    labels = long_tailed_labels(30_000, 80, max_labels=6, exponent=1.1, seed=2,
-                                every_class=True)
+    labels = long_tailed_labels(30_000, 80, max_labels=6, exponent=1.1, seed=2, every_class=True)
     p, info = solve_balanced_qp(labels, objective="maxmin", return_info=True)
     assert info.solver == "lp+newton" and info.kkt_residual <= 1e-9
     assert p.min() >= 0.5 / 30_000 * (1 - 1e-12) and abs(p.sum() - 1) < 1e-12
@@ -328,19 +391,26 @@ def test_maxmin_is_bit_reproducible_across_processes_and_leaves_no_solver_thread
     # running in the trainer's process breaks the DataLoader and DDP workers MMEngine forks
     # from it: HiGHS's default thread pool made a forked worker abort at exit ("terminate
     # called without an active exception", 1 run in 3 after test_qp).
-    code = ("import hashlib, os\n"
-            "from mmdet_balanced import solve_balanced_qp\n"
-            "from mmdet_balanced.study.demo_data import long_tailed_labels\n"
-            "before = len(os.listdir('/proc/self/task'))\n"
-            "labels = long_tailed_labels(3000, 40, max_labels=6, exponent=1.1, seed=2,\n"
-            "                            every_class=True)\n"
-            "p = solve_balanced_qp(labels, objective='maxmin')\n"
-            "print(before, len(os.listdir('/proc/self/task')),\n"
-            "      hashlib.sha1(p.tobytes()).hexdigest())\n")
+    code = (
+        "import hashlib, os\n"
+        "from mmdet_balanced import solve_balanced_qp\n"
+        "from mmdet_balanced.study.demo_data import long_tailed_labels\n"
+        "before = len(os.listdir('/proc/self/task'))\n"
+        "labels = long_tailed_labels(3000, 40, max_labels=6, exponent=1.1, seed=2,\n"
+        "                            every_class=True)\n"
+        "p = solve_balanced_qp(labels, objective='maxmin')\n"
+        "print(before, len(os.listdir('/proc/self/task')),\n"
+        "      hashlib.sha1(p.tobytes()).hexdigest())\n"
+    )
     digests = []
     for _ in range(2):
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                timeout=300, cwd=os.path.dirname(os.path.dirname(__file__)))
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=os.path.dirname(os.path.dirname(__file__)),
+        )
         assert result.returncode == 0, result.stderr
         before, after, digest = result.stdout.split()[-3:]
         assert int(after) == int(before)

@@ -1,5 +1,6 @@
 """The race (tools/race.py): arm rules, the images-seen budget, and a real tiny race of every
 arm through MMEngine's Runner, resumed, with its verdict."""
+
 import json
 import os.path as osp
 import subprocess
@@ -11,15 +12,24 @@ from mmengine.config import Config
 
 from mmdet_balanced.study.compare import read_run
 from mmdet_balanced.study.demo_data import make_fetal_dataset
-from mmdet_balanced.study.race import (ARM_RULES, DatasetStats, arm_config, budget_iterations,
-                                       check_arms, paper_oversampling_factors, parse_budgets,
-                                       rfs_threshold)
+from mmdet_balanced.study.race import (
+    ARM_RULES,
+    DatasetStats,
+    arm_config,
+    budget_iterations,
+    check_arms,
+    paper_oversampling_factors,
+    parse_budgets,
+    rfs_threshold,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-FACEMASK = DatasetStats(("with_mask", "without_mask", "mask_weared_incorrect"),
-                        np.array([615, 231, 75]), 682,
-                        np.sqrt(np.array([615, 231, 75]) / 682
-                                * np.array([2577, 555, 93]) / 3225))
+FACEMASK = DatasetStats(
+    ("with_mask", "without_mask", "mask_weared_incorrect"),
+    np.array([615, 231, 75]),
+    682,
+    np.sqrt(np.array([615, 231, 75]) / 682 * np.array([2577, 555, 93]) / 3225),
+)
 
 
 def test_paper_oversampling_rule_on_the_facemask_counts():
@@ -40,7 +50,8 @@ def test_irfs_arm_uses_the_instance_aware_rule():
     # by hand: sqrt(t / sqrt(f_img f_box)) for the rarest, 1 for the most frequent
     rare = np.sqrt(75 / 682 * 93 / 3225)
     assert arm.facts["class_factors"]["mask_weared_incorrect"] == pytest.approx(
-        np.sqrt(t / rare), abs=1e-3)
+        np.sqrt(t / rare), abs=1e-3
+    )
     assert arm.facts["class_factors"]["with_mask"] == 1.0
 
 
@@ -81,8 +92,9 @@ def test_arm_config_maps_the_schedule_onto_the_budget():
         assert arm_cfg.test_evaluator.iou_thrs == [0.2, 0.4, 0.5]
         assert dict(type="ImagesSeenHook") in arm_cfg.custom_hooks
         # the arm changes the sampler (and for rfs the dataset wrapper), nothing else
-        assert arm_cfg.train_dataloader.dataset.get("pipeline") == \
-            (cfg.train_dataloader.dataset.pipeline if name not in ("rfs", "irfs") else None)
+        assert arm_cfg.train_dataloader.dataset.get("pipeline") == (
+            cfg.train_dataloader.dataset.pipeline if name not in ("rfs", "irfs") else None
+        )
     assert arms["uniform"].train_dataloader.sampler == dict(type="DefaultSampler", shuffle=True)
     assert arms["oversampling"].train_dataloader.sampler.factors == {"mask_weared_incorrect": 3}
     assert arms["rfs"].train_dataloader.dataset.type == "ClassBalancedDataset"
@@ -103,15 +115,33 @@ def tiny_race(tmp_path_factory):
     root = tmp_path_factory.mktemp("race")
     data = root / "data"
     make_fetal_dataset(str(data), num_train=30, num_val=20, image_size=64, seed=0)
-    options = [f"{split}_dataloader.dataset.data_root={data}/"
-               for split in ("train", "val", "test")]
-    options += ["train_dataloader.batch_size=4", "train_dataloader.dataset.pipeline.2.scale=(64,64)",
-                "test_dataloader.dataset.pipeline.1.scale=(64,64)"]
-    command = [sys.executable, osp.join(ROOT, "tools", "race.py"),
-               osp.join(ROOT, "configs", "fetal_demo", "yolov3_mobilenetv2_fetal-demo_uniform.py"),
-               "--arms", ",".join(ARM_RULES), "--runs", "2", "--images-seen", "24",
-               "--jobs", "2", "--threads", "1", "--work-dir", str(root / "race"),
-               "--cfg-options", *options]
+    options = [
+        f"{split}_dataloader.dataset.data_root={data}/" for split in ("train", "val", "test")
+    ]
+    options += [
+        "train_dataloader.batch_size=4",
+        "train_dataloader.dataset.pipeline.2.scale=(64,64)",
+        "test_dataloader.dataset.pipeline.1.scale=(64,64)",
+    ]
+    command = [
+        sys.executable,
+        osp.join(ROOT, "tools", "race.py"),
+        osp.join(ROOT, "configs", "fetal_demo", "yolov3_mobilenetv2_fetal-demo_uniform.py"),
+        "--arms",
+        ",".join(ARM_RULES),
+        "--runs",
+        "2",
+        "--images-seen",
+        "24",
+        "--jobs",
+        "2",
+        "--threads",
+        "1",
+        "--work-dir",
+        str(root / "race"),
+        "--cfg-options",
+        *options,
+    ]
     first = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     return root / "race", command, first.stdout
@@ -136,11 +166,20 @@ def test_every_arm_trains_on_exactly_the_budget(tiny_race):
 def test_race_skips_finished_runs_and_writes_the_verdict(tiny_race):
     work_dir, command, _ = tiny_race
     again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
-    assert f"{2 * len(ARM_RULES)}/{2 * len(ARM_RULES)} runs finished before; 0 to train" \
+    assert (
+        f"{2 * len(ARM_RULES)}/{2 * len(ARM_RULES)} runs finished before; 0 to train"
         in again.stdout
+    )
     verdict = (work_dir / "verdict.md").read_text()
-    for peer in ("uniform", "oversampling", "rfs", "irfs", "classaware", "balanced",
-                 "recommended_iid"):
+    for peer in (
+        "uniform",
+        "oversampling",
+        "rfs",
+        "irfs",
+        "classaware",
+        "balanced",
+        "recommended_iid",
+    ):
         for ours in ("recommended", "maxmin", "instances"):
             assert f"| mAP@0.5 | {ours} vs {peer} |" in verdict
     assert "| worst_AP@0.5 |" in verdict and "Holm" in verdict
@@ -149,22 +188,37 @@ def test_race_skips_finished_runs_and_writes_the_verdict(tiny_race):
 
 def test_race_refuses_bad_input_before_training(tmp_path):
     config = osp.join(ROOT, "configs", "fetal_demo", "yolov3_mobilenetv2_fetal-demo_uniform.py")
-    bad_arm = subprocess.run([sys.executable, osp.join(ROOT, "tools", "race.py"), config,
-                              "--arms", "uniform,rsf", "--runs", "1", "--images-seen", "24"],
-                             cwd=ROOT, capture_output=True, text=True)
+    bad_arm = subprocess.run(
+        [
+            sys.executable,
+            osp.join(ROOT, "tools", "race.py"),
+            config,
+            "--arms",
+            "uniform,rsf",
+            "--runs",
+            "1",
+            "--images-seen",
+            "24",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert bad_arm.returncode == 2 and "unknown arm(s) ['rsf']" in bad_arm.stderr
 
 
 def test_old_metric_names_are_read_under_the_new_prefix(tmp_path):
     run = tmp_path / "run_00"
     run.mkdir()
-    (run / "test_metrics.json").write_text(json.dumps(
-        dict(metrics={"balanced/mAP@0.2": 0.5, "balanced/AP@0.2/a": 0.25})))
+    (run / "test_metrics.json").write_text(
+        json.dumps(dict(metrics={"balanced/mAP@0.2": 0.5, "balanced/AP@0.2/a": 0.25}))
+    )
     assert read_run(str(run)) == {"class_ap/mAP@0.2": 0.5, "class_ap/AP@0.2/a": 0.25}
 
 
 def test_collect_copies_what_a_study_commits(tiny_race, tmp_path):
     from mmdet_balanced.study.race import collect
+
     work_dir, _, _ = tiny_race
     out = tmp_path / "study"
     assert collect(str(work_dir), str(out)) > 0

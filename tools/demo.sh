@@ -11,6 +11,14 @@
 # Settings for a quick check (the tests use them): DEMO_EPOCHS (4), DEMO_DATA (data/fetal_demo),
 # DEMO_WORK_DIR (work_dirs/demo), DEMO_NUM_TRAIN (200), DEMO_IMAGE_SIZE (128); extra arguments
 # go to tools/train.py (e.g. --cfg-options ...).
+# Same figures on any x86-64 machine: one thread, and the AVX2 kernels of ATen, oneDNN and MKL
+# (a machine with AVX-512 otherwise runs other kernels, whose rounding changes the training:
+# measured here, head AP@0.2 0.49 at 2 threads, 0.64 at 1 thread, 0.86 pinned). DEMO_PINNED=0
+# keeps the machine's own threads and kernels.
+if [ "${DEMO_PINNED:-1}" = 1 ]; then
+  export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 \
+         MKL_CBWR=AVX2
+fi
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${DEMO_EPOCHS:-4}

@@ -5,6 +5,7 @@
 
 The logic lives in :mod:`mmdet_balanced.study.race` (its docstring says what each arm is).
 """
+
 import sys
 
 from mmdet_balanced.study.race import main

@@ -64,7 +64,7 @@ mkdir -p "$WHEELS"
 # setuptools<70: mmcv's setup.py needs pkg_resources (torch asks for >=77; harmless here).
 $PIP install -q "${PINS[@]}" "numpy<2" scipy "cvxopt>=1.3" clarabel "highspy>=1.16" threadpoolctl matplotlib pycocotools \
   "opencv-python<4.11" "opencv-python-headless<4.11" "mmengine==0.10.7" "setuptools<70" \
-  pytest hypothesis osqp quadprog
+  pytest hypothesis osqp quadprog ruff
 
 # A compiled package is installed from the wheel built against this very torch; the marker
 # file in .venv says which torch the installed copy was built against. A copy installed before

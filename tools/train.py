@@ -5,6 +5,7 @@
 
 The logic lives in :mod:`mmdet_balanced.mmdetection.train` (same arguments as MMDetection's).
 """
+
 from mmdet_balanced.mmdetection.train import build_config, main, parse_args  # noqa: F401
 
 if __name__ == "__main__":

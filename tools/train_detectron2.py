@@ -11,6 +11,7 @@ The same arguments (``--config-file``, ``--num-gpus``, ``--num-machines``, ``--r
 Register your datasets before training (e.g. ``register_coco_instances`` in a module imported
 with ``--register MODULE``, or a builtin name such as ``coco_2017_train``).
 """
+
 import logging
 import os
 import sys
@@ -20,8 +21,13 @@ from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.data import MetadataCatalog
 from detectron2.engine import default_argument_parser, default_setup, launch
-from detectron2.evaluation import (COCOEvaluator, DatasetEvaluators, LVISEvaluator,
-                                   PascalVOCDetectionEvaluator, verify_results)
+from detectron2.evaluation import (
+    COCOEvaluator,
+    DatasetEvaluators,
+    LVISEvaluator,
+    PascalVOCDetectionEvaluator,
+    verify_results,
+)
 
 from mmdet_balanced.detectron2 import BalancedTrainer, add_balanced_config
 from mmdet_balanced.detectron2.datasets import import_registration, register_fetal_demo
@@ -58,7 +64,8 @@ def main(args):
     if args.eval_only:
         model = Trainer.build_model(cfg)
         DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(
-            cfg.MODEL.WEIGHTS, resume=args.resume)
+            cfg.MODEL.WEIGHTS, resume=args.resume
+        )
         res = Trainer.test(cfg, model)
         if comm.is_main_process():
             verify_results(cfg, res)
@@ -70,16 +77,26 @@ def main(args):
 
 def parser():
     result = default_argument_parser()
-    result.add_argument("--register", action="append", metavar="MODULE_OR_FILE",
-                        help="import a module (from the current directory) or a .py file "
-                             "first (it registers datasets in DatasetCatalog); "
-                             "repeatable")
+    result.add_argument(
+        "--register",
+        action="append",
+        metavar="MODULE_OR_FILE",
+        help="import a module (from the current directory) or a .py file "
+        "first (it registers datasets in DatasetCatalog); "
+        "repeatable",
+    )
     return result
 
 
 if __name__ == "__main__":
     args = parser().parse_args()
     logging.getLogger("detectron2").info("Command line arguments: %s", args)
-    launch(main, args.num_gpus, num_machines=args.num_machines, machine_rank=args.machine_rank,
-           dist_url=args.dist_url, args=(args,))
+    launch(
+        main,
+        args.num_gpus,
+        num_machines=args.num_machines,
+        machine_rank=args.machine_rank,
+        dist_url=args.dist_url,
+        args=(args,),
+    )
     sys.exit(0)

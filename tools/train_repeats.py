@@ -5,6 +5,7 @@
 
 The logic lives in :mod:`mmdet_balanced.study.repeats` (its docstring says what each option does).
 """
+
 import sys
 
 from mmdet_balanced.study.repeats import main

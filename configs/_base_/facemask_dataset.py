@@ -24,8 +24,10 @@ test_pipeline = [
     dict(type="LoadImageFromFile", backend_args=backend_args),
     dict(type="Resize", scale=image_scale, keep_ratio=True),
     dict(type="LoadAnnotations", with_bbox=True),
-    dict(type="PackDetInputs",
-         meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")),
+    dict(
+        type="PackDetInputs",
+        meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor"),
+    ),
 ]
 train_dataloader = dict(
     batch_size=8,
@@ -41,7 +43,9 @@ train_dataloader = dict(
         data_prefix=dict(img="images/"),
         filter_cfg=dict(filter_empty_gt=False, min_size=2),
         pipeline=train_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 val_dataloader = dict(
     batch_size=8,
     num_workers=0,
@@ -56,7 +60,9 @@ val_dataloader = dict(
         data_prefix=dict(img="images/"),
         test_mode=True,
         pipeline=test_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
 # The paper's metric: VOC-style mAP and per-class AP at IoU 0.2 and 0.4.
 val_evaluator = dict(type="ClassAPMetric", iou_thrs=[0.2, 0.4])

@@ -7,14 +7,20 @@ _base_ = [
     "./facemask_dataset.py",
 ]
 model = dict(
-    backbone=dict(depth=18, init_cfg=None, norm_cfg=dict(type="BN", requires_grad=True),
-                  norm_eval=False),
+    backbone=dict(
+        depth=18, init_cfg=None, norm_cfg=dict(type="BN", requires_grad=True), norm_eval=False
+    ),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
-    rpn_head=dict(in_channels=64, feat_channels=64,
-                  anchor_generator=dict(scales=[3], strides=[4, 8, 16, 32, 64])),
+    rpn_head=dict(
+        in_channels=64,
+        feat_channels=64,
+        anchor_generator=dict(scales=[3], strides=[4, 8, 16, 32, 64]),
+    ),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=64),
-        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=3)))
+        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=3),
+    ),
+)
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 train_cfg = dict(max_epochs=12, val_interval=12)
 param_scheduler = [

@@ -9,11 +9,16 @@ _base_ = [
 model = dict(
     backbone=dict(depth=18, init_cfg=None),
     neck=dict(in_channels=[64, 128, 256, 512], out_channels=64),
-    rpn_head=dict(in_channels=64, feat_channels=64,
-                  anchor_generator=dict(scales=[4], strides=[4, 8, 16, 32, 64])),
+    rpn_head=dict(
+        in_channels=64,
+        feat_channels=64,
+        anchor_generator=dict(scales=[4], strides=[4, 8, 16, 32, 64]),
+    ),
     roi_head=dict(
         bbox_roi_extractor=dict(out_channels=64),
-        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=11)))
+        bbox_head=dict(in_channels=64, fc_out_channels=256, num_classes=11),
+    ),
+)
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 train_cfg = dict(max_epochs=12, val_interval=4)
 param_scheduler = [

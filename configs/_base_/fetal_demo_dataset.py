@@ -4,8 +4,19 @@ custom_imports = dict(imports=["mmdet_balanced"], allow_failed_imports=False)
 
 dataset_type = "CocoDataset"
 data_root = "data/fetal_demo/"
-classes = ("head", "abdomen", "femur", "falx", "cerebellum", "thalamus", "CSP",
-           "umbilical vein", "stomach", "spine", "heart")
+classes = (
+    "head",
+    "abdomen",
+    "femur",
+    "falx",
+    "cerebellum",
+    "thalamus",
+    "CSP",
+    "umbilical vein",
+    "stomach",
+    "spine",
+    "heart",
+)
 metainfo = dict(classes=classes)
 image_scale = (128, 128)
 backend_args = None
@@ -21,8 +32,10 @@ test_pipeline = [
     dict(type="LoadImageFromFile", backend_args=backend_args),
     dict(type="Resize", scale=image_scale, keep_ratio=True),
     dict(type="LoadAnnotations", with_bbox=True),
-    dict(type="PackDetInputs",
-         meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor")),
+    dict(
+        type="PackDetInputs",
+        meta_keys=("img_id", "img_path", "ori_shape", "img_shape", "scale_factor"),
+    ),
 ]
 train_dataloader = dict(
     batch_size=4,
@@ -39,7 +52,9 @@ train_dataloader = dict(
         data_prefix=dict(img="images/"),
         filter_cfg=dict(filter_empty_gt=False, min_size=4),
         pipeline=train_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 val_dataloader = dict(
     batch_size=4,
     num_workers=0,
@@ -54,9 +69,10 @@ val_dataloader = dict(
         data_prefix=dict(img="images/"),
         test_mode=True,
         pipeline=test_pipeline,
-        backend_args=backend_args))
+        backend_args=backend_args,
+    ),
+)
 test_dataloader = val_dataloader
 # The paper's metric: VOC-style mAP and per-class AP at IoU 0.2 and 0.4, logged as scalars.
 val_evaluator = dict(type="ClassAPMetric", iou_thrs=[0.2, 0.4])
 test_evaluator = val_evaluator
-

@@ -7,14 +7,23 @@ _base_ = [
     "mmdet::_base_/default_runtime.py",
     "./fetal_demo_dataset.py",
 ]
-model = dict(bbox_head=dict(
-    num_classes=11,
-    anchor_generator=dict(base_sizes=[[(40, 32), (56, 64), (100, 90)],
-                                      [(12, 20), (20, 16), (22, 36)],
-                                      [(4, 5), (6, 10), (10, 8)]])))
-optim_wrapper = dict(type="OptimWrapper",
-                     optimizer=dict(type="SGD", lr=0.003, momentum=0.9, weight_decay=0.0005),
-                     clip_grad=dict(max_norm=35, norm_type=2))
+model = dict(
+    bbox_head=dict(
+        num_classes=11,
+        anchor_generator=dict(
+            base_sizes=[
+                [(40, 32), (56, 64), (100, 90)],
+                [(12, 20), (20, 16), (22, 36)],
+                [(4, 5), (6, 10), (10, 8)],
+            ]
+        ),
+    )
+)
+optim_wrapper = dict(
+    type="OptimWrapper",
+    optimizer=dict(type="SGD", lr=0.003, momentum=0.9, weight_decay=0.0005),
+    clip_grad=dict(max_norm=35, norm_type=2),
+)
 train_cfg = dict(max_epochs=12, val_interval=4)
 param_scheduler = [
     dict(type="LinearLR", start_factor=0.1, by_epoch=False, begin=0, end=100),

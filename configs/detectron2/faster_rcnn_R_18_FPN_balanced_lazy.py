@@ -7,10 +7,18 @@ Detectron2's own ``tools/lazyconfig_train_net.py`` (unchanged)::
 
 Your data: ``dataloader.train.dataset.names=my_train model.roi_heads.num_classes=C``.
 """
+
 from detectron2.model_zoo import get_config
 
-from .fetal_demo_balanced_lazy_common import (dataloader, lr_multiplier, optimizer,  # noqa: F401
-                                              resnet18_from_scratch, train)
+# The config's namespace: LazyConfig reads dataloader, lr_multiplier, optimizer, train (and
+# model, below) from this module's globals.
+from .fetal_demo_balanced_lazy_common import (
+    dataloader,
+    lr_multiplier,
+    optimizer,
+    resnet18_from_scratch,
+    train,
+)
 
 model = get_config("common/models/mask_rcnn_fpn.py").model
 resnet18_from_scratch(model.backbone.bottom_up)

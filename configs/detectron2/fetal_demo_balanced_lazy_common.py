@@ -1,5 +1,6 @@
 """LazyConfig parts shared by the *_lazy.py models: the fetal demo (128 px) with the balanced
 sampler, SGD, the 1x schedule shape over 1000 iterations."""
+
 import detectron2.data.transforms as T
 from detectron2.config import LazyCall as L
 from detectron2.model_zoo import get_config
@@ -14,18 +15,25 @@ dataloader.train.dataset.names = "fetal_demo_train"
 dataloader.train.mapper.use_instance_mask = False
 dataloader.train.mapper.augmentations = [
     L(T.ResizeShortestEdge)(short_edge_length=128, max_size=128),
-    L(T.RandomFlip)(horizontal=True)]
+    L(T.RandomFlip)(horizontal=True),
+]
 dataloader.train.total_batch_size = 8
 dataloader.train.num_workers = 2
 # The sampler gets the loader's own dataset node (${..dataset}): the same dicts, same order;
 # and its total_batch_size, so that a resumed run continues the stream. Each model file sets
 # num_classes to its model's.
 dataloader.train.sampler = L(BalancedTrainingSampler)(
-    dataset_dicts="${..dataset}", alpha_factor=0.5, lam_scale=0.404, draw="systematic",
-    output_dir="${train.output_dir}", total_batch_size="${..total_batch_size}")
+    dataset_dicts="${..dataset}",
+    alpha_factor=0.5,
+    lam_scale=0.404,
+    draw="systematic",
+    output_dir="${train.output_dir}",
+    total_batch_size="${..total_batch_size}",
+)
 dataloader.test.dataset.names = "fetal_demo_val"
-dataloader.test.mapper.augmentations = [L(T.ResizeShortestEdge)(short_edge_length=128,
-                                                                 max_size=128)]
+dataloader.test.mapper.augmentations = [
+    L(T.ResizeShortestEdge)(short_edge_length=128, max_size=128)
+]
 dataloader.test.num_workers = 2
 
 optimizer = get_config("common/optim.py").SGD

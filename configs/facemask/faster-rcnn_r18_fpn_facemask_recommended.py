@@ -1,5 +1,12 @@
 # The project's recommended setting: lam scale-free (0.404 * N, the paper's 500 at N = 1237)
 # and systematic draws (each image floor or ceil of N p_i times per epoch).
 _base_ = "../_base_/faster-rcnn_r18_fpn_facemask.py"
-train_dataloader = dict(sampler=dict(_delete_=True, type="BalancedQPSampler", alpha_factor=0.5,
-                                     lam_scale=0.4042, draw="systematic"))
+train_dataloader = dict(
+    sampler=dict(
+        _delete_=True,
+        type="BalancedQPSampler",
+        alpha_factor=0.5,
+        lam_scale=0.4042,
+        draw="systematic",
+    )
+)

@@ -4,5 +4,6 @@
 # chase with_mask's 615, but 76 of the 97 rare-class images also hold with_mask, so with_mask
 # would rise with it). Each such image appears 3 times per epoch, shuffled.
 _base_ = "../_base_/yolov3_mobilenetv2_facemask.py"
-train_dataloader = dict(sampler=dict(_delete_=True, type="OversamplingSampler",
-                                     factors=dict(mask_weared_incorrect=3)))
+train_dataloader = dict(
+    sampler=dict(_delete_=True, type="OversamplingSampler", factors=dict(mask_weared_incorrect=3))
+)

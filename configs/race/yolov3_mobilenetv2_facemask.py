@@ -30,6 +30,7 @@ max_epochs = 40
 train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
     dict(type="LinearLR", start_factor=1e-4, by_epoch=False, begin=0, end=200),
-    dict(type="MultiStepLR", by_epoch=True, begin=0, end=max_epochs, milestones=[32, 37],
-         gamma=0.1),
+    dict(
+        type="MultiStepLR", by_epoch=True, begin=0, end=max_epochs, milestones=[32, 37], gamma=0.1
+    ),
 ]

@@ -16,6 +16,7 @@ to the default group's); pass ``rank=0, world_size=1`` where a wrapper shards ba
 (Hugging Face accelerate, Lightning's distributed sampler wrapper). ``state_dict()`` /
 ``load_state_dict()`` resume exactly (epoch and position).
 """
+
 import logging
 from typing import Optional
 
@@ -52,13 +53,28 @@ class BalancedSampler(ProbabilitySampler):
         output_dir: where rank 0 writes ``sampling.json``; None: not written.
     """
 
-    def __init__(self, labels, *, alpha_factor: float = 0.5, lam: Optional[float] = None,
-                 lam_scale: Optional[float] = None, objective: str = "paper",
-                 background_share=None, maxmin_eps: float = 1e-3, solver: str = "auto",
-                 count: str = "images", draw: str = "systematic",
-                 num_samples: Optional[int] = None, seed: int = 0, rank: Optional[int] = None,
-                 world_size: Optional[int] = None, round_up: bool = True, class_names=None,
-                 image_keys=None, output_dir: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        labels,
+        *,
+        alpha_factor: float = 0.5,
+        lam: Optional[float] = None,
+        lam_scale: Optional[float] = None,
+        objective: str = "paper",
+        background_share=None,
+        maxmin_eps: float = 1e-3,
+        solver: str = "auto",
+        count: str = "images",
+        draw: str = "systematic",
+        num_samples: Optional[int] = None,
+        seed: int = 0,
+        rank: Optional[int] = None,
+        world_size: Optional[int] = None,
+        round_up: bool = True,
+        class_names=None,
+        image_keys=None,
+        output_dir: Optional[str] = None,
+    ) -> None:
         check_draw(draw)
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise TypeError(f"seed must be an int, the same on every rank; got {seed!r}")
@@ -66,25 +82,53 @@ class BalancedSampler(ProbabilitySampler):
         rank = default_rank if rank is None else rank
         world_size = default_world if world_size is None else world_size
         owner = type(self).__name__
-        settings = dict(alpha_factor=alpha_factor, lam=lam, lam_scale=lam_scale,
-                        objective=objective, background_share=background_share,
-                        maxmin_eps=maxmin_eps, solver=solver, count=count)
+        settings = dict(
+            alpha_factor=alpha_factor,
+            lam=lam,
+            lam_scale=lam_scale,
+            objective=objective,
+            background_share=background_share,
+            maxmin_eps=maxmin_eps,
+            solver=solver,
+            count=count,
+        )
         num_classes = labels.shape[1]
         if class_names is None:
             class_names = [f"class {i}" for i in range(num_classes)]
         elif len(class_names) != num_classes:
-            raise ValueError(f"class_names has {len(class_names)} names for {num_classes} "
-                             "label columns; give one name per class")
-        p, self.solve_info = solve_balanced_qp(labels, return_info=True,
-                                               class_names=list(class_names), **settings)
+            raise ValueError(
+                f"class_names has {len(class_names)} names for {num_classes} "
+                "label columns; give one name per class"
+            )
+        p, self.solve_info = solve_balanced_qp(
+            labels, return_info=True, class_names=list(class_names), **settings
+        )
         p = share_from_rank0(p)
-        super().__init__(p, num_samples=num_samples, seed=seed, rank=rank,
-                         world_size=world_size, round_up=round_up, draw=draw)
+        super().__init__(
+            p,
+            num_samples=num_samples,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            round_up=round_up,
+            draw=draw,
+        )
         self.class_names = list(class_names)
         record_dir = output_dir if output_dir is not None and default_rank == 0 else None
         keys = list(image_keys) if image_keys is not None else list(range(len(p)))
-        report_solve(owner, self.class_names, labels, p, self.solve_info, self.epoch_size,
-                     dict(settings, draw=draw), logger.info, logger.warning, record_dir, keys)
+        report_solve(
+            owner,
+            self.class_names,
+            labels,
+            p,
+            self.solve_info,
+            self.epoch_size,
+            dict(settings, draw=draw),
+            logger.info,
+            logger.warning,
+            record_dir,
+            keys,
+        )
 
     @classmethod
     def from_labels(cls, labels, **kwargs) -> "BalancedSampler":
@@ -102,11 +146,13 @@ class BalancedSampler(ProbabilitySampler):
         return cls(counts, **kwargs)
 
     @classmethod
-    def from_yolo_dir(cls, labels_dir, num_classes: int, images_dir=None,
-                      **kwargs) -> "BalancedSampler":
+    def from_yolo_dir(
+        cls, labels_dir, num_classes: int, images_dir=None, **kwargs
+    ) -> "BalancedSampler":
         """The sampler of an Ultralytics YOLO labels folder: item ``i`` is the ``i``-th image
         of ``images_dir`` sorted by path (:func:`labels_from_yolo_dir`)."""
-        counts, images = labels_from_yolo_dir(labels_dir, num_classes, images_dir,
-                                              count="instances")
+        counts, images = labels_from_yolo_dir(
+            labels_dir, num_classes, images_dir, count="instances"
+        )
         kwargs.setdefault("image_keys", images)
         return cls(counts, **kwargs)

@@ -12,6 +12,7 @@ The dual is concave and piecewise quadratic: Newton steps with the generalised H
 active rows (a dense (C+1)x(C+1) system) and a backtracking line search converge in a handful
 of iterations to machine precision.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,11 +21,11 @@ import scipy.sparse as sp
 
 @dataclass
 class NewtonResult:
-    q: np.ndarray          # probability of each unique row
-    y: np.ndarray          # class multipliers (sum zero)
-    nu: float              # multiplier of sum p = 1
+    q: np.ndarray  # probability of each unique row
+    y: np.ndarray  # class multipliers (sum zero)
+    nu: float  # multiplier of sum p = 1
     iterations: int
-    dual_residual: float   # max |gradient of the dual| at the end
+    dual_residual: float  # max |gradient of the dual| at the end
     converged: bool
 
 
@@ -70,8 +71,12 @@ def _exact_step(s, ds, y, d_y, d_nu, counts, lam, alpha, num_classes):
     active = s > floor
     on = np.flatnonzero(active)
     mass_ds = counts * ds
-    a = (-(y @ d_y) / (2.0 * num_classes) + d_nu - alpha * mass_ds.sum()
-         - (s[on] / lam - alpha) @ mass_ds[on])
+    a = (
+        -(y @ d_y) / (2.0 * num_classes)
+        + d_nu
+        - alpha * mass_ds.sum()
+        - (s[on] / lam - alpha) @ mass_ds[on]
+    )
     b = -(d_y @ d_y) / (2.0 * num_classes) - (mass_ds[on] @ ds[on]) / lam
     crossing = np.flatnonzero(np.where(active, ds < 0, ds > 0))  # moving towards the kink
     breaks = (floor - s[crossing]) / ds[crossing]
@@ -81,7 +86,7 @@ def _exact_step(s, ds, y, d_y, d_nu, counts, lam, alpha, num_classes):
     m, s_c, ds_c = counts[crossing], s[crossing], ds[crossing]
     sign = np.where(ds_c > 0, 1.0, -1.0)  # +1: enters the active set
     delta_a = sign * (m * alpha * ds_c - m * s_c * ds_c / lam)
-    delta_b = -sign * m * ds_c ** 2 / lam
+    delta_b = -sign * m * ds_c**2 / lam
     a_before = a + np.concatenate([[0.0], np.cumsum(delta_a)])
     b_before = b + np.concatenate([[0.0], np.cumsum(delta_b)])
     slope_at_break = a_before[:-1] + b_before[:-1] * t_break
@@ -92,8 +97,16 @@ def _exact_step(s, ds, y, d_y, d_nu, counts, lam, alpha, num_classes):
     return max(0.0, -a_before[j] / b_before[j])
 
 
-def solve_dual_newton(rows: sp.csr_matrix, counts: np.ndarray, alpha: float, lam: float,
-                      y0=None, nu0=None, tol: float = 1e-14, max_iter: int = 200) -> NewtonResult:
+def solve_dual_newton(
+    rows: sp.csr_matrix,
+    counts: np.ndarray,
+    alpha: float,
+    lam: float,
+    y0=None,
+    nu0=None,
+    tol: float = 1e-14,
+    max_iter: int = 200,
+) -> NewtonResult:
     """Solve the grouped balanced QP for ``lam > 0`` by semismooth Newton on its dual.
 
     ``tol`` bounds the dual gradient, i.e. the error of ``f`` and of ``sum p`` (both O(1)).

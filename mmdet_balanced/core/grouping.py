@@ -4,6 +4,7 @@ The QP is therefore solved over the K unique rows of the presence matrix, each w
 its multiplicity. Grouping works on the sparse structure directly (never densifies ``E``):
 each row's sorted column indices are packed into exact 64-bit keys, then sorted.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,13 +43,15 @@ def group_label_rows(matrix: sp.csr_matrix) -> LabelGroups:
     # patterns of the expanded 0/1 matrix are exactly equal weighted rows.
     values, codes = np.unique(matrix.data, return_inverse=True)
     expanded = sp.csr_matrix(
-        (np.ones(matrix.nnz), matrix.indices.astype(np.int64) * len(values) + codes,
-         matrix.indptr), shape=(matrix.shape[0], matrix.shape[1] * len(values)))
+        (np.ones(matrix.nnz), matrix.indices.astype(np.int64) * len(values) + codes, matrix.indptr),
+        shape=(matrix.shape[0], matrix.shape[1] * len(values)),
+    )
     groups = _group_patterns(expanded, keep_rows=False)
     first = np.empty(len(groups.counts), dtype=np.int64)
     first[groups.inverse[::-1]] = np.arange(matrix.shape[0])[::-1]  # first image of each
-    return LabelGroups(rows=matrix[first].astype(np.float64), counts=groups.counts,
-                       inverse=groups.inverse)
+    return LabelGroups(
+        rows=matrix[first].astype(np.float64), counts=groups.counts, inverse=groups.inverse
+    )
 
 
 def _group_patterns(presence: sp.csr_matrix, keep_rows: bool = True) -> LabelGroups:
@@ -60,7 +63,8 @@ def _group_patterns(presence: sp.csr_matrix, keep_rows: bool = True) -> LabelGro
         return LabelGroups(
             rows=sp.csr_matrix((1, num_classes), dtype=np.float64),
             counts=np.array([num_images], dtype=np.int64),
-            inverse=np.zeros(num_images, dtype=np.int64))
+            inverse=np.zeros(num_images, dtype=np.int64),
+        )
 
     # Key of row r: its sorted labels, padded with num_classes, packed as many per 63-bit key
     # as fit exactly. Built one label position at a time (no N x max_nnz table).

@@ -32,22 +32,23 @@ rows with an interior point on the restricted problem, starting from the rows th
 best (:func:`warm_start_groups`); the Newton method started there finishes in a few steps,
 exactly.
 """
+
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
-from .dual_newton import (_dual_value, _exact_step, active_gram, image_gradient,
-                          solve_dual_newton)
+from .dual_newton import _dual_value, _exact_step, active_gram, image_gradient, solve_dual_newton
 
 
 @dataclass
 class WorstClassLP:
     """``t* = max_p min_l f_l`` subject to ``p >= alpha``, ``sum p = 1``, exact over all
     groups, with what stage 2 starts from."""
-    t_star: float          # the largest achievable minimum class frequency
-    support: np.ndarray    # groups the LP solution lifts above alpha (at most C + 1)
-    gain: np.ndarray       # each group's reduced gain U_k y - price at the optimum (<= 0)
+
+    t_star: float  # the largest achievable minimum class frequency
+    support: np.ndarray  # groups the LP solution lifts above alpha (at most C + 1)
+    gain: np.ndarray  # each group's reduced gain U_k y - price at the optimum (<= 0)
 
 
 def _lp_columns(rows: sp.csr_matrix, groups: np.ndarray, num_classes: int):
@@ -65,13 +66,19 @@ def _lp_columns(rows: sp.csr_matrix, groups: np.ndarray, num_classes: int):
     return (ends - lengths).astype(np.int32), index, value
 
 
-def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
-                   max_rounds: int = 100, per_round: int = 300) -> WorstClassLP:
+def worst_class_lp(
+    rows: sp.csr_matrix,
+    counts: np.ndarray,
+    alpha_factor: float,
+    max_rounds: int = 100,
+    per_round: int = 300,
+) -> WorstClassLP:
     """The worst-class LP by column generation over the groups, each round's LP warm-started
     from the last basis (HiGHS primal simplex: added columns keep the basis primal feasible).
     ``per_round`` groups with the best reduced gain enter per round (1.7M x 600: 0.9 s; 1,200
     per round from scratch with SciPy's dual simplex: 2.3 s)."""
     import highspy
+
     try:  # highspy.Highs adds only callbacks and a banner printed to stdout on creation
         from highspy._core import _Highs
     except ImportError:
@@ -90,8 +97,8 @@ def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
     labels_per_row = np.diff(rows.indptr)
     by_class = sp.csc_matrix(rows)
     start = []
-    for l in range(num_classes):
-        members = by_class.indices[by_class.indptr[l]:by_class.indptr[l + 1]]
+    for column in range(num_classes):
+        members = by_class.indices[by_class.indptr[column] : by_class.indptr[column + 1]]
         start.append(members[np.argmin(labels_per_row[members])])
     chosen = list(np.unique(np.asarray(start, dtype=np.int64)))
     in_model = np.zeros(num_groups, dtype=bool)
@@ -104,26 +111,51 @@ def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
     lp.setOptionValue("simplex_strategy", 4)  # primal
     inf = highspy.kHighsInf
     no_entries = np.zeros(0, dtype=np.int32)
-    lp.addRows(num_classes + 1, np.append(np.full(num_classes, -inf), budget),
-               np.append(base, budget), 0, no_entries, no_entries, np.zeros(0))
-    lp.addCols(1, np.array([-1.0]), np.array([-inf]), np.array([inf]), num_classes,
-               np.zeros(1, dtype=np.int32), np.arange(num_classes, dtype=np.int32),
-               np.ones(num_classes))
+    lp.addRows(
+        num_classes + 1,
+        np.append(np.full(num_classes, -inf), budget),
+        np.append(base, budget),
+        0,
+        no_entries,
+        no_entries,
+        np.zeros(0),
+    )
+    lp.addCols(
+        1,
+        np.array([-1.0]),
+        np.array([-inf]),
+        np.array([inf]),
+        num_classes,
+        np.zeros(1, dtype=np.int32),
+        np.arange(num_classes, dtype=np.int32),
+        np.ones(num_classes),
+    )
+
     def add(groups):
         starts, index, value = _lp_columns(rows, groups, num_classes)
         size = len(groups)
-        lp.addCols(size, np.zeros(size), np.zeros(size), np.full(size, inf), len(index),
-                   starts, index, value)
+        lp.addCols(
+            size,
+            np.zeros(size),
+            np.zeros(size),
+            np.full(size, inf),
+            len(index),
+            starts,
+            index,
+            value,
+        )
+
     add(np.asarray(chosen))
     for _ in range(max_rounds):
         lp.run()
         if lp.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError("the worst-class LP failed: "
-                               f"{lp.modelStatusToString(lp.getModelStatus())}")
+            raise RuntimeError(
+                f"the worst-class LP failed: {lp.modelStatusToString(lp.getModelStatus())}"
+            )
         solution = lp.getSolution()
         row_dual = np.asarray(solution.row_dual)
-        class_duals = -row_dual[:num_classes]   # >= 0, sum 1
-        price = -row_dual[num_classes]          # value of one unit of budget
+        class_duals = -row_dual[:num_classes]  # >= 0, sum 1
+        price = -row_dual[num_classes]  # value of one unit of budget
         gain = np.asarray(rows @ class_duals).ravel() - price  # > 0: the group would improve t
         improving = np.flatnonzero((gain > 1e-12 * max(1.0, abs(price))) & ~in_model)
         if improving.size == 0:
@@ -134,15 +166,17 @@ def worst_class_lp(rows: sp.csr_matrix, counts: np.ndarray, alpha_factor: float,
         add(best)
         in_model[best] = True
         chosen.extend(best)
-    raise RuntimeError(f"the worst-class LP did not converge in {max_rounds} rounds of column "
-                       "generation; use objective='paper' or report the dataset")
+    raise RuntimeError(
+        f"the worst-class LP did not converge in {max_rounds} rounds of column "
+        "generation; use objective='paper' or report the dataset"
+    )
 
 
 @dataclass
 class FloorNewtonResult:
-    q: np.ndarray          # probability of each unique row
-    v: np.ndarray          # balance multipliers (sum zero)
-    z: np.ndarray          # floor multipliers (>= 0)
+    q: np.ndarray  # probability of each unique row
+    v: np.ndarray  # balance multipliers (sum zero)
+    z: np.ndarray  # floor multipliers (>= 0)
     nu: float
     iterations: int
     dual_residual: float
@@ -169,16 +203,17 @@ def _floor_newton_step(gram, column, weight_sum, floor_classes, grad_v, grad_z, 
     num_classes = len(grad_v)
     free = np.ones(num_classes)
     free[floor_classes] = 0.0
-    n = num_classes + 2                                   # (dw, dnu, mu)
+    n = num_classes + 2  # (dw, dnu, mu)
     kkt = np.zeros((n, n))
     kkt[:num_classes, :num_classes] = gram + np.diag(free / (2.0 * num_classes))
     kkt[:num_classes, num_classes] = kkt[num_classes, :num_classes] = column
     kkt[num_classes, num_classes] = weight_sum
-    kkt[:n - 1, :n - 1] += np.eye(n - 1) * 1e-15 * (1.0 + np.abs(kkt[:n - 1, :n - 1]).max())
+    kkt[: n - 1, : n - 1] += np.eye(n - 1) * 1e-15 * (1.0 + np.abs(kkt[: n - 1, : n - 1]).max())
     kkt[:num_classes, n - 1] = kkt[n - 1, :num_classes] = free
     kkt[n - 1, n - 1] = -2.0 * num_classes * len(floor_classes)
-    rhs = np.concatenate([free * grad_v, [grad_nu, 2.0 * num_classes
-                                          * (grad_z - grad_v[floor_classes]).sum()]])
+    rhs = np.concatenate(
+        [free * grad_v, [grad_nu, 2.0 * num_classes * (grad_z - grad_v[floor_classes]).sum()]]
+    )
     rhs[floor_classes] = grad_z
     try:
         step = np.linalg.solve(kkt, rhs)
@@ -190,22 +225,27 @@ def _floor_newton_step(gram, column, weight_sum, floor_classes, grad_v, grad_z, 
     return d_v, d_w[floor_classes] - d_v[floor_classes], d_nu
 
 
-def _newton_with_floor_set(rows, rows_t, counts, alpha, lam, tau, floor_classes, v, z, nu,
-                           tol, max_iter):
+def _newton_with_floor_set(
+    rows, rows_t, counts, alpha, lam, tau, floor_classes, v, z, nu, tol, max_iter
+):
     """Semismooth Newton on the dual with ``f_l = tau`` imposed on ``floor_classes`` (their
     multipliers ``z`` free in sign): the paper solver's method (Armijo full step, else the exact
     maximiser along the step) with |floor_classes| more variables."""
     num_classes = rows.shape[1]
-    s, q, value = _floor_dual(rows, counts, v, floor_classes, z, nu, lam, alpha, tau,
-                              num_classes)
+    s, q, value = _floor_dual(rows, counts, v, floor_classes, z, nu, lam, alpha, tau, num_classes)
+
     def gradient(q, v):
         mass = rows_t @ (counts * q)
         grad_v = -v / (2.0 * num_classes) - mass
         grad_v -= grad_v.mean()
         grad_z = tau - mass[floor_classes]
         grad_nu = 1.0 - counts @ q
-        return grad_v, grad_z, grad_nu, max(np.abs(grad_v).max(), np.abs(grad_z).max(initial=0.0),
-                                            abs(grad_nu))
+        return (
+            grad_v,
+            grad_z,
+            grad_nu,
+            max(np.abs(grad_v).max(), np.abs(grad_z).max(initial=0.0), abs(grad_nu)),
+        )
 
     residual, iteration = np.inf, 0
     for iteration in range(1, max_iter + 1):
@@ -213,20 +253,40 @@ def _newton_with_floor_set(rows, rows_t, counts, alpha, lam, tau, floor_classes,
         if residual <= tol:
             return v, z, nu, s, q, iteration - 1, residual
         gram, column, weight_sum = active_gram(rows, rows_t, counts, s, lam, alpha)
-        d_v, d_z, d_nu = _floor_newton_step(gram, column, weight_sum, floor_classes, grad_v,
-                                            grad_z, grad_nu)
+        d_v, d_z, d_nu = _floor_newton_step(
+            gram, column, weight_sum, floor_classes, grad_v, grad_z, grad_nu
+        )
         slope = grad_v @ d_v + grad_z @ d_z + grad_nu * d_nu
         t = 1.0
-        s_new, q_new, value_new = _floor_dual(rows, counts, v + d_v, floor_classes, z + d_z,
-                                              nu + d_nu, lam, alpha, tau, num_classes)
+        s_new, q_new, value_new = _floor_dual(
+            rows, counts, v + d_v, floor_classes, z + d_z, nu + d_nu, lam, alpha, tau, num_classes
+        )
         if value_new < value + 1e-4 * slope:
             d_w = d_v.copy()
             d_w[floor_classes] += d_z
-            t = _exact_step(s, rows @ d_w + d_nu, v, d_v, d_nu + tau * d_z.sum(), counts, lam,
-                            alpha, num_classes)
-            s_new, q_new, value_new = _floor_dual(rows, counts, v + t * d_v, floor_classes,
-                                                  z + t * d_z, nu + t * d_nu, lam, alpha, tau,
-                                                  num_classes)
+            t = _exact_step(
+                s,
+                rows @ d_w + d_nu,
+                v,
+                d_v,
+                d_nu + tau * d_z.sum(),
+                counts,
+                lam,
+                alpha,
+                num_classes,
+            )
+            s_new, q_new, value_new = _floor_dual(
+                rows,
+                counts,
+                v + t * d_v,
+                floor_classes,
+                z + t * d_z,
+                nu + t * d_nu,
+                lam,
+                alpha,
+                tau,
+                num_classes,
+            )
         if value_new <= value and gradient(q_new, v + t * d_v)[3] >= residual:
             return v, z, nu, s, q, iteration, residual  # no more progress in floating point
         # (a step that leaves the flat dual value unchanged in floating point but shrinks the
@@ -235,9 +295,17 @@ def _newton_with_floor_set(rows, rows_t, counts, alpha, lam, tau, floor_classes,
     return v, z, nu, s, q, max_iter, residual
 
 
-def solve_floor_newton(rows: sp.csr_matrix, counts: np.ndarray, alpha: float, lam: float,
-                       tau: float, tol: float = 1e-13, max_iter: int = 300,
-                       max_rounds: int = 60, warm=None) -> FloorNewtonResult:
+def solve_floor_newton(
+    rows: sp.csr_matrix,
+    counts: np.ndarray,
+    alpha: float,
+    lam: float,
+    tau: float,
+    tol: float = 1e-13,
+    max_iter: int = 300,
+    max_rounds: int = 60,
+    warm=None,
+) -> FloorNewtonResult:
     """The grouped paper QP with ``f_l >= tau`` for every class; ``lam > 0``.
 
     Active set over the classes: starting from the paper's solution, the classes below ``tau``
@@ -270,7 +338,8 @@ def solve_floor_newton(rows: sp.csr_matrix, counts: np.ndarray, alpha: float, la
         if len(floor_classes) == 0:
             break
         v, z, nu, s, q, iterations, residual = _newton_with_floor_set(
-            rows, rows_t, counts, alpha, lam, tau, floor_classes, v, z, nu, tol, max_iter)
+            rows, rows_t, counts, alpha, lam, tau, floor_classes, v, z, nu, tol, max_iter
+        )
         total += iterations
         mass = rows_t @ (counts * q)
         released = z < 0
@@ -289,8 +358,9 @@ def solve_floor_newton(rows: sp.csr_matrix, counts: np.ndarray, alpha: float, la
     return FloorNewtonResult(q, v, z_all, nu, total, residual, converged)
 
 
-def restricted_floor_qp(rows, counts, working, alpha: float, lam: float, tau: float,
-                        tol: float = 1e-10):
+def restricted_floor_qp(
+    rows, counts, working, alpha: float, lam: float, tau: float, tol: float = 1e-10
+):
     """The floored QP with only the ``working`` groups free (the others at alpha), by Clarabel
     in a sparse form: variables ``(x = N q_S, f, d, mean)`` with ``f = f_fixed + A x``,
     ``d = f - mean``, objective ``C ||d||^2 + lam/2 sum m q^2`` (= the paper's).
@@ -301,6 +371,7 @@ def restricted_floor_qp(rows, counts, working, alpha: float, lam: float, tau: fl
     being on it, and a misread structure makes the multiplier fit and the pricing wrong
     (1.7M x 600: 5,196 groups priced in instead of the 2 that belong)."""
     import clarabel
+
     num_groups, num_classes = rows.shape
     num_images = counts.sum()
     fixed = np.ones(num_groups, dtype=bool)
@@ -310,36 +381,67 @@ def restricted_floor_qp(rows, counts, working, alpha: float, lam: float, tau: fl
     size, c = len(working), num_classes
     zeros = lambda r, k: sp.csr_matrix((r, k))  # noqa: E731
     eye, ones = sp.eye(c), np.ones((c, 1))
-    hessian = sp.diags(np.concatenate([lam * counts[working] / num_images ** 2, np.zeros(c),
-                                       np.full(c, 2.0 * c), [0.0]])).tocsc()
-    equalities = sp.vstack([
-        sp.hstack([lift, -eye, zeros(c, c), zeros(c, 1)]),                      # f = f_fixed + A x
-        sp.hstack([zeros(1, size), sp.csr_matrix(ones.T / c), zeros(1, c), -sp.eye(1)]),
-        sp.hstack([zeros(c, size), eye, -eye, sp.csr_matrix(-ones)]),          # d = f - mean
-        sp.hstack([sp.csr_matrix(counts[working][None, :] / num_images), zeros(1, 2 * c + 1)])])
-    bounds = sp.vstack([sp.hstack([-sp.eye(size), zeros(size, 2 * c + 1)]),      # x >= N alpha
-                        sp.hstack([zeros(c, size), -eye, zeros(c, c + 1)])])     # f >= tau
-    rhs = np.concatenate([-f_fixed, [0.0], np.zeros(c),
-                          [1.0 - alpha * counts[fixed].sum()],
-                          np.full(size, -alpha * num_images), np.full(c, -tau)])
+    hessian = sp.diags(
+        np.concatenate(
+            [lam * counts[working] / num_images**2, np.zeros(c), np.full(c, 2.0 * c), [0.0]]
+        )
+    ).tocsc()
+    equalities = sp.vstack(
+        [
+            sp.hstack([lift, -eye, zeros(c, c), zeros(c, 1)]),  # f = f_fixed + A x
+            sp.hstack([zeros(1, size), sp.csr_matrix(ones.T / c), zeros(1, c), -sp.eye(1)]),
+            sp.hstack([zeros(c, size), eye, -eye, sp.csr_matrix(-ones)]),  # d = f - mean
+            sp.hstack([sp.csr_matrix(counts[working][None, :] / num_images), zeros(1, 2 * c + 1)]),
+        ]
+    )
+    bounds = sp.vstack(
+        [
+            sp.hstack([-sp.eye(size), zeros(size, 2 * c + 1)]),  # x >= N alpha
+            sp.hstack([zeros(c, size), -eye, zeros(c, c + 1)]),
+        ]
+    )  # f >= tau
+    rhs = np.concatenate(
+        [
+            -f_fixed,
+            [0.0],
+            np.zeros(c),
+            [1.0 - alpha * counts[fixed].sum()],
+            np.full(size, -alpha * num_images),
+            np.full(c, -tau),
+        ]
+    )
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
     solution = clarabel.DefaultSolver(
-        hessian, np.zeros(size + 2 * c + 1), sp.vstack([equalities, bounds]).tocsc(), rhs,
-        [clarabel.ZeroConeT(2 * c + 2), clarabel.NonnegativeConeT(size + c)], settings).solve()
+        hessian,
+        np.zeros(size + 2 * c + 1),
+        sp.vstack([equalities, bounds]).tocsc(),
+        rhs,
+        [clarabel.ZeroConeT(2 * c + 2), clarabel.NonnegativeConeT(size + c)],
+        settings,
+    ).solve()
     if str(solution.status) not in ("Solved", "AlmostSolved"):
         raise RuntimeError(f"restricted floored QP: {solution.status}")
     q = np.full(num_groups, alpha)
     q[working] = np.asarray(solution.x)[:size] / num_images
-    slack, dual = np.asarray(solution.s)[2 * c + 2:], np.asarray(solution.z)[2 * c + 2:]
+    slack, dual = np.asarray(solution.s)[2 * c + 2 :], np.asarray(solution.z)[2 * c + 2 :]
     free = np.asarray(working)[slack[:size] > dual[:size]]
     held = np.flatnonzero(dual[size:] > slack[size:])
     return q, free, held
 
 
-def floor_warm_start(rows, counts, alpha: float, lam: float, tau: float, start,
-                     batch: int = 2000, max_rounds: int = 15, ipm_tol: float = 1e-10):
+def floor_warm_start(
+    rows,
+    counts,
+    alpha: float,
+    lam: float,
+    tau: float,
+    start,
+    batch: int = 2000,
+    max_rounds: int = 15,
+    ipm_tol: float = 1e-10,
+):
     """A start for :func:`solve_floor_newton` at the optimum's structure, by column generation
     over the groups: the floored QP restricted to a working set (``start``; it must contain
     the LP's support, which makes the restriction feasible) by an interior point, and the
@@ -388,8 +490,9 @@ def fit_floor_multipliers(rows, counts, q, lam: float, free, held):
     return v, z, float(fitted[-1])
 
 
-def maxmin_kkt_residual(rows, counts, q, alpha: float, lam: float, tau: float, nu: float,
-                        z: np.ndarray) -> float:
+def maxmin_kkt_residual(
+    rows, counts, q, alpha: float, lam: float, tau: float, nu: float, z: np.ndarray
+) -> float:
     """Optimality certificate of the floored QP, in gradient units: the KKT conditions checked
     on the primal ``q`` with multipliers ``nu`` (``sum p = 1``) and ``z`` (``f_l >= tau``).
 
@@ -408,33 +511,38 @@ def maxmin_kkt_residual(rows, counts, q, alpha: float, lam: float, tau: float, n
     gradient = image_gradient(rows, counts, q, lam)
     reduced = gradient - nu - np.asarray(rows @ z).ravel()
     free = q > alpha * (1.0 + 1e-9) + 1e-9 / num_images
-    parts = [np.abs(reduced[free]).max(initial=0.0),
-             max(0.0, -reduced[~free].min(initial=0.0)),
-             max(0.0, -z.min(initial=0.0)),
-             np.abs(z * (f - tau)).max(initial=0.0),
-             num_images * max(0.0, alpha - q.min()),
-             abs(counts @ q - 1.0),
-             max(0.0, tau - f.min())]
+    parts = [
+        np.abs(reduced[free]).max(initial=0.0),
+        max(0.0, -reduced[~free].min(initial=0.0)),
+        max(0.0, -z.min(initial=0.0)),
+        np.abs(z * (f - tau)).max(initial=0.0),
+        num_images * max(0.0, alpha - q.min()),
+        abs(counts @ q - 1.0),
+        max(0.0, tau - f.min()),
+    ]
     return float(max(parts))
 
 
-def solve_floor_quadprog(rows, counts, alpha_factor: float, lam: float,
-                         min_frequency: float) -> np.ndarray:
+def solve_floor_quadprog(
+    rows, counts, alpha_factor: float, lam: float, min_frequency: float
+) -> np.ndarray:
     """Reference solver (tests, small problems): the grouped QP with ``f_l >= min_frequency``
     as a dense K x K problem in ``x = N q``, by quadprog's exact dual active-set method
     (Goldfarb-Idnani). Interior-point solvers (Clarabel, CVXOPT) stop ~1e-3 away in ``N p``
     on this flat objective; an active-set method lands on the optimum's structure."""
     import quadprog
+
     rows = sp.csr_matrix(rows)
     num_groups, num_classes = rows.shape
     counts = np.asarray(counts, dtype=np.float64)
     num_images = counts.sum()
     mass = (rows.T @ sp.diags(counts)).toarray() / num_images  # f = mass @ x
     balance = num_classes * np.eye(num_classes) - np.ones((num_classes, num_classes))
-    hessian = 2.0 * mass.T @ balance @ mass + np.diag(lam * counts / num_images ** 2)
+    hessian = 2.0 * mass.T @ balance @ mass + np.diag(lam * counts / num_images**2)
     constraints = np.vstack([counts[None, :] / num_images, np.eye(num_groups), mass]).T
-    bounds = np.concatenate([[1.0], np.full(num_groups, alpha_factor),
-                             np.full(num_classes, min_frequency)])
+    bounds = np.concatenate(
+        [[1.0], np.full(num_groups, alpha_factor), np.full(num_classes, min_frequency)]
+    )
     x = quadprog.solve_qp(hessian, np.zeros(num_groups), constraints, bounds, meq=1)[0]
     return x / num_images
 
@@ -447,13 +555,14 @@ FLOOR_MARGIN = 1e-11
 START_GROUPS_PER_CLASS = 4
 
 
-def warm_start_groups(lp: WorstClassLP, num_classes: int,
-                      per_class: int = START_GROUPS_PER_CLASS) -> np.ndarray:
+def warm_start_groups(
+    lp: WorstClassLP, num_classes: int, per_class: int = START_GROUPS_PER_CLASS
+) -> np.ndarray:
     """Stage 2's first working set: the groups with the best LP reduced gain (the support,
     gain 0, first). Near t* the floored QP's free groups are almost all among them (1.7M x
     600: all 544 among the 2,404 best; the LP's own 3,058 columns miss 13), so one restricted
     solve usually finds the structure."""
-    best = np.argsort(-lp.gain, kind="stable")[:per_class * (num_classes + 1)]
+    best = np.argsort(-lp.gain, kind="stable")[: per_class * (num_classes + 1)]
     return np.union1d(lp.support, best)
 
 

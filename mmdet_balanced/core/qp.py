@@ -5,6 +5,7 @@
 
 Plain numpy/scipy (and cvxopt for the reference backend): no MMDetection import here.
 """
+
 import numbers
 import time
 import warnings
@@ -40,25 +41,25 @@ class SolveInfo:
     iterations: int
     kkt_residual: float
     objective: float
-    class_frequencies: np.ndarray          # expected f_l = P(a draw contains class l), all classes
+    class_frequencies: np.ndarray  # expected f_l = P(a draw contains class l), all classes
     uniform_class_frequencies: np.ndarray  # the same under uniform sampling
-    max_min_ratio: float                   # over the kept classes
-    coefficient_of_variation: float        # std / mean of f over the kept classes
-    num_groups: int                        # unique label rows (Proposition 1)
+    max_min_ratio: float  # over the kept classes
+    coefficient_of_variation: float  # std / mean of f over the kept classes
+    num_groups: int  # unique label rows (Proposition 1)
     seconds: float
     dropped_classes: list = field(default_factory=list)
-    background_mass: float = 0.0          # total probability of images with no kept class
+    background_mass: float = 0.0  # total probability of images with no kept class
     starved_classes: list = field(default_factory=list)  # rarer than average under uniform
     #                                       sampling, yet below their uniform frequency here
-    worst_class_bound: float = None       # objective="maxmin": the LP's max-min frequency t*
-    count: str = "images"                 # what E counts: "images" (presence) or "instances"
+    worst_class_bound: float = None  # objective="maxmin": the LP's max-min frequency t*
+    count: str = "images"  # what E counts: "images" (presence) or "instances"
     instance_frequencies: np.ndarray = None  # expected boxes of class l per draw, all classes
     uniform_instance_frequencies: np.ndarray = None  # the same under uniform sampling
     instance_max_min_ratio: float = None  # max/min of instance_frequencies over kept classes
-    instance_scale: float = 1.0           # count="instances": E = box counts / this (the mean
+    instance_scale: float = 1.0  # count="instances": E = box counts / this (the mean
     #                                       count of a present class in an image)
-    lam: float = None                     # the lam solved with (from lam, lam_scale or default)
-    lam_source: str = "lam"               # "lam", "lam_scale" or "default" (the paper's 500)
+    lam: float = None  # the lam solved with (from lam, lam_scale or default)
+    lam_source: str = "lam"  # "lam", "lam_scale" or "default" (the paper's 500)
 
     def lam_text(self, num_images: int) -> str:
         """The lambda used and where it came from, e.g. ``lam=275.6 (lam_scale=0.4042 x N=682)``."""
@@ -73,22 +74,31 @@ def resolve_lam(lam, lam_scale, num_images: int):
     """The lambda to solve with and its source: ``lam`` as given, ``lam_scale * N``, or the
     paper's 500 when neither is set. Setting both is an error: one would be silently unused."""
     if lam is not None and lam_scale is not None:
-        raise ValueError(f"lam={lam!r} and lam_scale={lam_scale!r} are both set, but only one "
-                         "can be used: keep lam_scale (scale-free, lam = lam_scale * N) or lam "
-                         "(absolute), and remove the other (in a config that inherits one of them from its base, "
-                         "set it to None or replace the sampler dict with _delete_=True).")
+        raise ValueError(
+            f"lam={lam!r} and lam_scale={lam_scale!r} are both set, but only one "
+            "can be used: keep lam_scale (scale-free, lam = lam_scale * N) or lam "
+            "(absolute), and remove the other (in a config that inherits one of them from its base, "
+            "set it to None or replace the sampler dict with _delete_=True)."
+        )
     if lam_scale is not None:
-        scale = _check_real("lam_scale", lam_scale, 0.0, np.inf,
-                            "it must be finite and >= 0 (the paper's is 500 / 1237 = 0.404)")
+        scale = _check_real(
+            "lam_scale",
+            lam_scale,
+            0.0,
+            np.inf,
+            "it must be finite and >= 0 (the paper's is 500 / 1237 = 0.404)",
+        )
         return scale * num_images, "lam_scale"
     if lam is None:
         return PAPER_LAM, "default"
-    return _check_real("lam", lam, 0.0, np.inf,
-                       "it must be finite and >= 0 (the paper uses 500 for N = 1237)"), "lam"
+    return _check_real(
+        "lam", lam, 0.0, np.inf, "it must be finite and >= 0 (the paper uses 500 for N = 1237)"
+    ), "lam"
 
 
-def presence_from_columns(lengths, columns, num_classes: int,
-                          count: str = "images") -> sp.csr_matrix:
+def presence_from_columns(
+    lengths, columns, num_classes: int, count: str = "images"
+) -> sp.csr_matrix:
     """(N, C) CSR matrix from the class ids of every image's boxes laid end to end
     (``columns``, validated to lie in ``[0, C)`` by the caller) and their number per image
     (``lengths``): 0/1 presence (``count="images"``: repeats count once) or box counts
@@ -97,8 +107,10 @@ def presence_from_columns(lengths, columns, num_classes: int,
         raise ValueError(f"count={count!r} is not one of {COUNTS}")
     lengths = np.asarray(lengths, dtype=np.int64)
     indptr = np.concatenate([[0], np.cumsum(lengths)])
-    matrix = sp.csr_matrix((np.ones(len(columns)), np.asarray(columns, dtype=np.int64), indptr),
-                           shape=(len(lengths), int(num_classes)))
+    matrix = sp.csr_matrix(
+        (np.ones(len(columns)), np.asarray(columns, dtype=np.int64), indptr),
+        shape=(len(lengths), int(num_classes)),
+    )
     matrix.sum_duplicates()
     if count == "images":
         matrix.data[:] = 1.0
@@ -114,18 +126,25 @@ def count_matrix(labels) -> sp.csr_matrix:
         try:
             array = np.asarray(labels, dtype=np.float64)
         except (TypeError, ValueError) as error:
-            raise TypeError(f"labels must be a numeric (N, C) array or a scipy sparse matrix; "
-                            f"got {type(labels).__name__}: {error}") from None
+            raise TypeError(
+                f"labels must be a numeric (N, C) array or a scipy sparse matrix; "
+                f"got {type(labels).__name__}: {error}"
+            ) from None
         if array.ndim != 2:
-            raise ValueError(f"labels must be 2-D (images x classes); got shape {array.shape}. "
-                             "Reshape a single image's labels with labels.reshape(1, -1).")
+            raise ValueError(
+                f"labels must be 2-D (images x classes); got shape {array.shape}. "
+                "Reshape a single image's labels with labels.reshape(1, -1)."
+            )
         matrix = sp.csr_matrix(array)
     if matrix.shape[0] == 0:
-        raise ValueError("labels has no rows: the dataset is empty, there is nothing to sample. "
-                         "Check the dataset's ann_file and filter_cfg.")
+        raise ValueError(
+            "labels has no rows: the dataset is empty, there is nothing to sample. "
+            "Check the dataset's ann_file and filter_cfg."
+        )
     if matrix.shape[1] == 0:
-        raise ValueError("labels has no columns: the dataset declares no classes "
-                         "(metainfo['classes']).")
+        raise ValueError(
+            "labels has no columns: the dataset declares no classes (metainfo['classes'])."
+        )
     if not np.all(np.isfinite(matrix.data)):
         raise ValueError("labels contains NaN or infinite values; use 0/1 presence or counts.")
     if np.any(matrix.data < 0):
@@ -143,8 +162,7 @@ def presence_matrix(labels) -> sp.csr_matrix:
     if matrix.dtype == np.float64 and np.all(matrix.data == 1.0):
         return matrix  # already a 0/1 pattern: used read-only, no copy
     # The 0/1 pattern, sharing the (read-only here) index arrays of ``matrix``.
-    return sp.csr_matrix((np.ones(matrix.nnz), matrix.indices, matrix.indptr),
-                         shape=matrix.shape)
+    return sp.csr_matrix((np.ones(matrix.nnz), matrix.indices, matrix.indptr), shape=matrix.shape)
 
 
 def _check_real(name, value, low, high, hint):
@@ -188,8 +206,9 @@ def _group_kkt_residual(rows, counts, q, alpha, lam):
     num_images = counts.sum()
     gradient = image_gradient(rows, counts, q, lam)
     step = 1.0 / num_images
-    return float(num_images * np.abs(q - _project_capped_simplex(q - step * gradient, counts,
-                                                                  alpha)).max())
+    return float(
+        num_images * np.abs(q - _project_capped_simplex(q - step * gradient, counts, alpha)).max()
+    )
 
 
 def kkt_residual(labels, p, alpha_factor: float, lam: float) -> float:
@@ -210,20 +229,29 @@ def _resolve_background_share(background_share, num_background, num_images, alph
         background_share = num_background / num_images if num_background else None
     if background_share is None:
         return None
-    share = _check_real("background_share", background_share, 0.0, 1.0,
-                        "it must be None, 'uniform' or a probability in [0, 1)")
+    share = _check_real(
+        "background_share",
+        background_share,
+        0.0,
+        1.0,
+        "it must be None, 'uniform' or a probability in [0, 1)",
+    )
     if share >= 1.0:
         raise ValueError("background_share=1 leaves nothing for the labelled images; use < 1")
     if num_background == 0:
         if share > 0:
-            raise ValueError(f"background_share={share} but no image is a background image "
-                             "(every image has a kept class); use None")
+            raise ValueError(
+                f"background_share={share} but no image is a background image "
+                "(every image has a kept class); use None"
+            )
         return None
     if share / num_background < alpha * (1 - 1e-12):
-        raise ValueError(f"background_share={share} gives each of the {num_background} "
-                         f"background images {share / num_background:.3g}, below the floor "
-                         f"alpha = alpha_factor / N = {alpha:.3g}; raise background_share to "
-                         f">= {alpha * num_background:.4g} or lower alpha_factor")
+        raise ValueError(
+            f"background_share={share} gives each of the {num_background} "
+            f"background images {share / num_background:.3g}, below the floor "
+            f"alpha = alpha_factor / N = {alpha:.3g}; raise background_share to "
+            f">= {alpha * num_background:.4g} or lower alpha_factor"
+        )
     return share
 
 
@@ -239,10 +267,20 @@ def instance_weights(counts: sp.csr_matrix):
     return weights, scale
 
 
-def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
-                      solver: str = "auto", return_info: bool = False, *,
-                      lam_scale=None, objective: str = "paper", background_share=None,
-                      maxmin_eps: float = 1e-3, class_names=None, count: str = "images"):
+def solve_balanced_qp(
+    labels,
+    alpha_factor: float = 0.5,
+    lam=None,
+    solver: str = "auto",
+    return_info: bool = False,
+    *,
+    lam_scale=None,
+    objective: str = "paper",
+    background_share=None,
+    maxmin_eps: float = 1e-3,
+    class_names=None,
+    count: str = "images",
+):
     """Balanced sampling probabilities of Olivier & Raynaud.
 
     Args:
@@ -281,18 +319,26 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
         probability. Classes present in no image are dropped from the balance with a warning.
     """
     start = time.perf_counter()
-    alpha_factor = _check_real("alpha_factor", alpha_factor, 0.0, 1.0,
-                               "it must lie in [0, 1] (the paper uses 0.5; the floor is "
-                               "alpha_factor / N and above 1 no probability vector is feasible)")
+    alpha_factor = _check_real(
+        "alpha_factor",
+        alpha_factor,
+        0.0,
+        1.0,
+        "it must lie in [0, 1] (the paper uses 0.5; the floor is "
+        "alpha_factor / N and above 1 no probability vector is feasible)",
+    )
     if solver not in SOLVERS:
         raise ValueError(f"solver={solver!r} is not one of {SOLVERS}")
     if objective not in OBJECTIVES:
         raise ValueError(f"objective={objective!r} is not one of {OBJECTIVES}")
-    maxmin_eps = _check_real("maxmin_eps", maxmin_eps, 0.0, 1.0 - 1e-12,
-                             "it must lie in [0, 1) (1e-3 is a good default)")
+    maxmin_eps = _check_real(
+        "maxmin_eps", maxmin_eps, 0.0, 1.0 - 1e-12, "it must lie in [0, 1) (1e-3 is a good default)"
+    )
     if count not in COUNTS:
-        raise ValueError(f"count={count!r} is not one of {COUNTS}: 'images' (presence, the "
-                         "paper) or 'instances' (box counts)")
+        raise ValueError(
+            f"count={count!r} is not one of {COUNTS}: 'images' (presence, the "
+            "paper) or 'instances' (box counts)"
+        )
     counts = count_matrix(labels)
     presence = presence_matrix(counts)
     num_images, num_classes = presence.shape
@@ -300,22 +346,30 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
     weights, scale = presence, 1.0
     if count == "instances":
         if counts.nnz and np.all(counts.data == 1.0):
-            warnings.warn("count='instances' but labels holds only 0/1 entries, so it balances "
-                          "image presence; pass box counts (e.g. label_matrix(dataset, "
-                          "count='instances')).", stacklevel=2)
+            warnings.warn(
+                "count='instances' but labels holds only 0/1 entries, so it balances "
+                "image presence; pass box counts (e.g. label_matrix(dataset, "
+                "count='instances')).",
+                stacklevel=2,
+            )
         weights, scale = instance_weights(counts)
 
     images_per_class = np.asarray(presence.sum(axis=0)).ravel()
     kept = np.flatnonzero(images_per_class > 0)
     dropped = np.flatnonzero(images_per_class == 0).tolist()
     if class_names is not None and len(class_names) != num_classes:
-        raise ValueError(f"class_names has {len(class_names)} names but labels has "
-                         f"{num_classes} columns; pass one name per class")
+        raise ValueError(
+            f"class_names has {len(class_names)} names but labels has "
+            f"{num_classes} columns; pass one name per class"
+        )
     if dropped:
         named = dropped if class_names is None else [class_names[i] for i in dropped]
-        warnings.warn(f"classes {named} appear in no image of labels and are left out of the "
-                      f"balance (their expected frequency is 0 whatever p is); remove them from "
-                      f"the dataset's classes or check its annotations.", stacklevel=2)
+        warnings.warn(
+            f"classes {named} appear in no image of labels and are left out of the "
+            f"balance (their expected frequency is 0 whatever p is); remove them from "
+            f"the dataset's classes or check its annotations.",
+            stacklevel=2,
+        )
     balanced = weights[:, kept] if dropped else weights
     background = np.diff(balanced.indptr) == 0
     num_background = int(background.sum())
@@ -328,13 +382,16 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
     num_target = int(target.sum())
     sub_alpha_factor = alpha_factor if share is None else alpha * num_target / total
     if sub_alpha_factor > 1.0 + 1e-12:
-        raise ValueError(f"background_share={share} leaves {total:.3g} for {num_target} "
-                         f"labelled images, below their floor alpha = {alpha:.3g} each; lower "
-                         f"background_share or alpha_factor")
+        raise ValueError(
+            f"background_share={share} leaves {total:.3g} for {num_target} "
+            f"labelled images, below their floor alpha = {alpha:.3g} each; lower "
+            f"background_share or alpha_factor"
+        )
     groups = group_label_rows(balanced[target] if share is not None else balanced)
     with threadpool_limits(limits=1, user_api="blas"):
         q, iterations, used, worst_bound, floor = _solve_groups(
-            groups, min(sub_alpha_factor, 1.0), lam, solver, objective, maxmin_eps)
+            groups, min(sub_alpha_factor, 1.0), lam, solver, objective, maxmin_eps
+        )
     p = np.empty(num_images)
     p[target] = total * q[groups.inverse]
     if share is not None:
@@ -351,31 +408,56 @@ def solve_balanced_qp(labels, alpha_factor: float = 0.5, lam=None,
     f_kept = (f_all if count == "images" else boxes_all)[kept]
     reference = (uniform if count == "images" else uniform_boxes)[kept]
     rare = reference < reference.mean()
-    spread = (frequency_spread(f_all, counted=images_per_class > 0) if len(kept)
-              else {"max_min_ratio": 1.0, "cv": 0.0})
-    box_spread = (frequency_spread(boxes_all, counted=images_per_class > 0) if len(kept)
-                  else {"max_min_ratio": 1.0, "cv": 0.0})
+    spread = (
+        frequency_spread(f_all, counted=images_per_class > 0)
+        if len(kept)
+        else {"max_min_ratio": 1.0, "cv": 0.0}
+    )
+    box_spread = (
+        frequency_spread(boxes_all, counted=images_per_class > 0)
+        if len(kept)
+        else {"max_min_ratio": 1.0, "cv": 0.0}
+    )
     group_alpha = min(sub_alpha_factor, 1.0) / num_target
     if floor is None:
-        residual = _group_kkt_residual(groups.rows, groups.counts.astype(float),
-                                       q / (groups.counts @ q), group_alpha, lam)
+        residual = _group_kkt_residual(
+            groups.rows, groups.counts.astype(float), q / (groups.counts @ q), group_alpha, lam
+        )
     else:  # objective="maxmin": the floored QP's own optimality conditions
         tau, nu, z = floor
-        residual = maxmin_kkt_residual(groups.rows, groups.counts, q / (groups.counts @ q),
-                                       group_alpha, effective_lam(lam, groups), tau, nu, z)
+        residual = maxmin_kkt_residual(
+            groups.rows,
+            groups.counts,
+            q / (groups.counts @ q),
+            group_alpha,
+            effective_lam(lam, groups),
+            tau,
+            nu,
+            z,
+        )
     info = SolveInfo(
-        solver=used, iterations=iterations, kkt_residual=residual,
+        solver=used,
+        iterations=iterations,
+        kkt_residual=residual,
         objective=balanced_objective(balanced, p, lam),
-        class_frequencies=f_all, uniform_class_frequencies=uniform,
-        max_min_ratio=spread["max_min_ratio"], coefficient_of_variation=spread["cv"],
-        num_groups=groups.num_groups, seconds=time.perf_counter() - start,
+        class_frequencies=f_all,
+        uniform_class_frequencies=uniform,
+        max_min_ratio=spread["max_min_ratio"],
+        coefficient_of_variation=spread["cv"],
+        num_groups=groups.num_groups,
+        seconds=time.perf_counter() - start,
         dropped_classes=dropped,
         background_mass=float(p[background].sum()),
         starved_classes=kept[rare & (f_kept < reference * (1 - 1e-9))].tolist(),
-        worst_class_bound=worst_bound, count=count, instance_frequencies=boxes_all,
+        worst_class_bound=worst_bound,
+        count=count,
+        instance_frequencies=boxes_all,
         uniform_instance_frequencies=uniform_boxes,
-        instance_max_min_ratio=box_spread["max_min_ratio"], instance_scale=scale,
-        lam=lam, lam_source=lam_source)
+        instance_max_min_ratio=box_spread["max_min_ratio"],
+        instance_scale=scale,
+        lam=lam,
+        lam_source=lam_source,
+    )
     return p, info
 
 
@@ -407,9 +489,15 @@ def newton_on_groups(groups: LabelGroups, alpha_factor: float, lam: float, warm=
     num_images = groups.counts.sum()
     tol = 1e-14 if lam > 0 else 1e-11
     lam = effective_lam(lam, groups)
-    return solve_dual_newton(groups.rows, groups.counts, alpha_factor / num_images, lam,
-                             y0=None if warm is None else warm.y,
-                             nu0=None if warm is None else warm.nu, tol=tol)
+    return solve_dual_newton(
+        groups.rows,
+        groups.counts,
+        alpha_factor / num_images,
+        lam,
+        y0=None if warm is None else warm.y,
+        nu0=None if warm is None else warm.nu,
+        tol=tol,
+    )
 
 
 def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, maxmin_eps):
@@ -423,10 +511,13 @@ def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, max
         return np.full(groups.num_groups, 1.0 / num_images), 0, "closed-form", None, None
     if objective == "maxmin":
         if solver == "cvxopt":
-            raise ValueError("solver='cvxopt' solves objective='paper' only; use solver='auto' "
-                             "with objective='maxmin'")
-        result, worst, tau = solve_maxmin(groups.rows, counts, alpha_factor,
-                                          effective_lam(lam, groups), maxmin_eps)
+            raise ValueError(
+                "solver='cvxopt' solves objective='paper' only; use solver='auto' "
+                "with objective='maxmin'"
+            )
+        result, worst, tau = solve_maxmin(
+            groups.rows, counts, alpha_factor, effective_lam(lam, groups), maxmin_eps
+        )
         _warn_unless_converged(result, "objective='paper' to compare")
         return result.q, result.iterations, "lp+newton", worst, (tau, result.nu, result.z)
     if solver == "cvxopt":
@@ -439,6 +530,9 @@ def _solve_groups(groups: LabelGroups, alpha_factor, lam, solver, objective, max
 
 def _warn_unless_converged(result, hint):
     if not result.converged:
-        warnings.warn(f"the Newton solver stopped after {result.iterations} iterations with "
-                      f"dual residual {result.dual_residual:.2e}; the probabilities are usable "
-                      f"but not exact. Try {hint}.", stacklevel=4)
+        warnings.warn(
+            f"the Newton solver stopped after {result.iterations} iterations with "
+            f"dual residual {result.dual_residual:.2e}; the probabilities are usable "
+            f"but not exact. Try {hint}.",
+            stacklevel=4,
+        )

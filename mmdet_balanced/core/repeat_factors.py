@@ -1,6 +1,7 @@
 """Repeat-factor rules (no framework import): how often an image is repeated per epoch so that
 rare classes are seen more, as in LVIS's repeat factor sampling (RFS) and its instance-aware
 variant (IRFS, Yaman et al. 2023). The MMDetection and Detectron2 glue apply them."""
+
 import numpy as np
 
 from .qp import count_matrix, presence_matrix
@@ -34,8 +35,10 @@ def instance_repeat_factors(counts, threshold: float) -> np.ndarray:
     an image takes the largest r_c of its classes, 1 without boxes. ``counts``: (N, C) box
     counts per image and class."""
     if not np.isfinite(threshold) or threshold <= 0:
-        raise ValueError(f"threshold={threshold!r} must be a positive frequency (e.g. the "
-                         "median class frequency; LVIS uses 0.001)")
+        raise ValueError(
+            f"threshold={threshold!r} must be a positive frequency (e.g. the "
+            "median class frequency; LVIS uses 0.001)"
+        )
     counts = count_matrix(counts)
     with np.errstate(divide="ignore"):
         factor = np.maximum(1.0, np.sqrt(threshold / instance_class_frequency(counts)))
@@ -44,6 +47,7 @@ def instance_repeat_factors(counts, threshold: float) -> np.ndarray:
 
 def _per_image(presence, class_factor) -> np.ndarray:
     """Each image's largest class factor (1 for an image without boxes)."""
-    image_factor = np.asarray(presence.multiply(class_factor[None, :]).tocsr().max(axis=1)
-                              .todense()).ravel()
+    image_factor = np.asarray(
+        presence.multiply(class_factor[None, :]).tocsr().max(axis=1).todense()
+    ).ravel()
     return np.maximum(image_factor, 1.0)

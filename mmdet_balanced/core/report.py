@@ -1,6 +1,7 @@
 """What a balanced sampler reports, in every framework: the class tables of its log, the
 starved-class warning and the per-run record (``sampling.json``); :func:`report_solve` does
 all three, through the framework's logger."""
+
 import json
 import os
 
@@ -39,18 +40,26 @@ def solve_summary(owner: str, class_names, labels, info, draws: int, settings: d
     expected draws per epoch containing each class, uniform vs balanced."""
     shown = {k: v for k, v in settings.items() if k not in ("lam", "lam_scale")}
     text = ", ".join([f"{k}={v}" for k, v in shown.items()] + _lam_texts(info, labels))
-    columns = {"uniform": info.uniform_class_frequencies * labels.shape[0],
-               "balanced": info.class_frequencies * draws}
+    columns = {
+        "uniform": info.uniform_class_frequencies * labels.shape[0],
+        "balanced": info.class_frequencies * draws,
+    }
     if _has_instances(info):  # box counts known: the boxes each epoch feeds too
-        columns.update({"uniform boxes": info.uniform_instance_frequencies * labels.shape[0],
-                        "balanced boxes": info.instance_frequencies * draws})
+        columns.update(
+            {
+                "uniform boxes": info.uniform_instance_frequencies * labels.shape[0],
+                "balanced boxes": info.instance_frequencies * draws,
+            }
+        )
     table = format_frequency_table(class_names, columns)
-    return (f"{owner}: {labels.shape[0]} images, {labels.shape[1]} classes; {info.num_groups} "
-            f"unique label rows; {text}; solver {info.solver} ({info.iterations} iterations, "
-            f"KKT residual {info.kkt_residual:.1e}, {info.seconds:.2f} s); background images "
-            f"hold {info.background_mass:.1%} of the probability. Expected draws per epoch "
-            f"containing each class{' and boxes of it' if _has_instances(info) else ''} "
-            f"(count={getattr(info, 'count', 'images')!r} balanced):\n{table}")
+    return (
+        f"{owner}: {labels.shape[0]} images, {labels.shape[1]} classes; {info.num_groups} "
+        f"unique label rows; {text}; solver {info.solver} ({info.iterations} iterations, "
+        f"KKT residual {info.kkt_residual:.1e}, {info.seconds:.2f} s); background images "
+        f"hold {info.background_mass:.1%} of the probability. Expected draws per epoch "
+        f"containing each class{' and boxes of it' if _has_instances(info) else ''} "
+        f"(count={getattr(info, 'count', 'images')!r} balanced):\n{table}"
+    )
 
 
 def _has_instances(info) -> bool:
@@ -68,14 +77,30 @@ def starved_message(owner: str, class_names, info):
     if not info.starved_classes:
         return None
     names = [class_names[i] for i in info.starved_classes]
-    advice = ("objective='maxmin' lifts the worst class first" if info.worst_class_bound is None
-              else "raise lam (lam_scale) or alpha_factor to spread p further")
-    return (f"{owner}: classes {names} are rarer than average but end BELOW their uniform "
-            f"frequency: their images also hold frequent classes. {advice}.")
+    advice = (
+        "objective='maxmin' lifts the worst class first"
+        if info.worst_class_bound is None
+        else "raise lam (lam_scale) or alpha_factor to spread p further"
+    )
+    return (
+        f"{owner}: classes {names} are rarer than average but end BELOW their uniform "
+        f"frequency: their images also hold frequent classes. {advice}."
+    )
 
 
-def report_solve(owner: str, class_names, labels, p, info, draws: int, settings: dict,
-                 log_info, log_warning, record_dir=None, image_keys=None) -> str:
+def report_solve(
+    owner: str,
+    class_names,
+    labels,
+    p,
+    info,
+    draws: int,
+    settings: dict,
+    log_info,
+    log_warning,
+    record_dir=None,
+    image_keys=None,
+) -> str:
     """Log the solve summary (:func:`solve_summary`) with ``log_info`` and the starved-class
     warning, if any, with ``log_warning``; with a ``record_dir`` (rank 0's run folder) also
     write ``sampling.json`` there. Returns the summary."""
@@ -85,8 +110,7 @@ def report_solve(owner: str, class_names, labels, p, info, draws: int, settings:
     if warning:
         log_warning(warning)
     if record_dir is not None:
-        path = write_sampling_record(record_dir, owner, settings, class_names, image_keys, p,
-                                     info)
+        path = write_sampling_record(record_dir, owner, settings, class_names, image_keys, p, info)
         log_info(f"{owner}: per-image probabilities and class frequencies written to {path}")
     return summary
 
@@ -95,8 +119,9 @@ def report_solve(owner: str, class_names, labels, p, info, draws: int, settings:
 RECORD_FILE = "sampling.json"
 
 
-def write_sampling_record(directory: str, owner: str, settings: dict, class_names, image_keys,
-                          p, info) -> str:
+def write_sampling_record(
+    directory: str, owner: str, settings: dict, class_names, image_keys, p, info
+) -> str:
     """Write :func:`sampling_record` to ``directory/sampling.json``; returns the path."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, RECORD_FILE)
@@ -109,21 +134,27 @@ def sampling_record(owner: str, settings: dict, class_names, image_keys, p, info
     """The per-run record (``sampling.json``): per-image p with the image's key (path), the
     class frequencies and the solver report."""
     return dict(
-        sampler=owner, settings=dict(settings),
-        lam=getattr(info, "lam", None), lam_source=getattr(info, "lam_source", None),
+        sampler=owner,
+        settings=dict(settings),
+        lam=getattr(info, "lam", None),
+        lam_source=getattr(info, "lam_source", None),
         count=getattr(info, "count", "images"),
         instance_frequencies=_listed(getattr(info, "instance_frequencies", None)),
-        uniform_instance_frequencies=_listed(getattr(info, "uniform_instance_frequencies",
-                                                     None)),
+        uniform_instance_frequencies=_listed(getattr(info, "uniform_instance_frequencies", None)),
         instance_max_min_ratio=getattr(info, "instance_max_min_ratio", None),
-        num_images=len(p), classes=list(class_names), solver=info.solver,
-        kkt_residual=info.kkt_residual, seconds=info.seconds,
+        num_images=len(p),
+        classes=list(class_names),
+        solver=info.solver,
+        kkt_residual=info.kkt_residual,
+        seconds=info.seconds,
         uniform_class_frequencies=info.uniform_class_frequencies.tolist(),
         class_frequencies=info.class_frequencies.tolist(),
-        max_min_ratio=info.max_min_ratio, coefficient_of_variation=info.coefficient_of_variation,
+        max_min_ratio=info.max_min_ratio,
+        coefficient_of_variation=info.coefficient_of_variation,
         background_mass=info.background_mass,
         starved_classes=[class_names[i] for i in info.starved_classes],
-        images=[dict(key=str(k), p=float(v)) for k, v in zip(image_keys, p)])
+        images=[dict(key=str(k), p=float(v)) for k, v in zip(image_keys, p)],
+    )
 
 
 def _listed(values):

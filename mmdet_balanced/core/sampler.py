@@ -11,6 +11,7 @@ computes the same global draw from ``seed + epoch`` and keeps every ``world_size
 position ``rank``, as MMEngine's ``DefaultSampler`` and Detectron2's ``TrainingSampler`` do, so
 interleaving the ranks' indices gives back the single-process draw.
 """
+
 import itertools
 import math
 from typing import Iterator, Optional
@@ -18,7 +19,6 @@ from typing import Iterator, Optional
 import numpy as np
 import torch
 from torch.utils.data import Sampler
-
 
 DRAWS = ("systematic", "iid")
 
@@ -43,8 +43,11 @@ def share_from_rank0(probabilities: np.ndarray) -> np.ndarray:
     """Rank 0's vector on every rank of torch.distributed's default group (the one MMEngine,
     Detectron2 and Ultralytics initialise), unchanged without one. Every rank solves for
     itself; the draws must not depend on the last bit a rank's BLAS left."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()
-            and torch.distributed.get_world_size() > 1):
+    if not (
+        torch.distributed.is_available()
+        and torch.distributed.is_initialized()
+        and torch.distributed.get_world_size() > 1
+    ):
         return probabilities
     shared = [probabilities]
     torch.distributed.broadcast_object_list(shared, src=0)
@@ -53,9 +56,11 @@ def share_from_rank0(probabilities: np.ndarray) -> np.ndarray:
 
 def check_draw(draw) -> str:
     if draw not in DRAWS:
-        raise ValueError(f"draw={draw!r} is not one of {DRAWS}: 'systematic' (default; each "
-                         "image floor or ceil of n*p_i times per epoch) or 'iid' (with "
-                         "replacement, as in the paper)")
+        raise ValueError(
+            f"draw={draw!r} is not one of {DRAWS}: 'systematic' (default; each "
+            "image floor or ceil of n*p_i times per epoch) or 'iid' (with "
+            "replacement, as in the paper)"
+        )
     return draw
 
 
@@ -109,8 +114,9 @@ def alias_table(p: np.ndarray):
     lender = np.minimum(np.searchsorted(surplus_end, deficit_start, side="right"), large.size - 1)
     accept[small], alias[small] = scaled[small], large[lender]
     exhausted = np.flatnonzero(surplus_end[:-1] < deficit_end[-1])  # the last one never is
-    crossing = np.minimum(np.searchsorted(deficit_end, surplus_end[exhausted], side="right"),
-                          small.size - 1)
+    crossing = np.minimum(
+        np.searchsorted(deficit_end, surplus_end[exhausted], side="right"), small.size - 1
+    )
     overshoot = deficit_end[crossing] - surplus_end[exhausted]
     accept[large[exhausted]] = np.clip(1.0 - overshoot, 0.0, 1.0)
     alias[large[exhausted]] = large[exhausted + 1]
@@ -131,9 +137,16 @@ class ProbabilitySampler(Sampler):
             ``DefaultSampler``); otherwise the last ranks may get one index fewer.
     """
 
-    def __init__(self, probabilities, num_samples: Optional[int] = None, seed: int = 0,
-                 rank: int = 0, world_size: int = 1, round_up: bool = True,
-                 draw: str = "systematic") -> None:
+    def __init__(
+        self,
+        probabilities,
+        num_samples: Optional[int] = None,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        round_up: bool = True,
+        draw: str = "systematic",
+    ) -> None:
         self.probabilities = check_probabilities(probabilities)
         self.draw_method = check_draw(draw)
         if self.draw_method == "iid":
@@ -143,8 +156,9 @@ class ProbabilitySampler(Sampler):
         if num_samples is None:
             num_samples = size
         if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 1:
-            raise ValueError(f"num_samples must be a positive int (draws per epoch); "
-                             f"got {num_samples!r}")
+            raise ValueError(
+                f"num_samples must be a positive int (draws per epoch); got {num_samples!r}"
+            )
         if not 0 <= rank < world_size:
             raise ValueError(f"rank={rank} must lie in [0, world_size={world_size})")
         self.seed, self.rank, self.world_size = int(seed), rank, world_size
@@ -164,7 +178,7 @@ class ProbabilitySampler(Sampler):
         items are visited in a random order for the systematic pass, so which items round up
         is random too (no bias towards low indices). numpy's permutations (seeded from
         ``generator``) are ~4x faster than ``torch.randperm`` at N = 1.7M."""
-        seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator).item())
+        seed = int(torch.randint(0, 2**62, (1,), generator=generator).item())
         rng = np.random.default_rng(seed)
         order = rng.permutation(len(self.probabilities))
         expected = self.probabilities[order]
@@ -191,10 +205,10 @@ class ProbabilitySampler(Sampler):
         indices = self.draw(self.epoch_size, generator)
         if self.total_size > len(indices):  # round_up pads as DefaultSampler: from the start
             indices = indices.repeat(math.ceil(self.total_size / len(indices)))
-        return indices[:self.total_size]
+        return indices[: self.total_size]
 
-    start = 0       # global position the next iterator starts at (set_start, resume)
-    position = 0    # global positions handed out so far in this epoch (or stream)
+    start = 0  # global position the next iterator starts at (set_start, resume)
+    position = 0  # global positions handed out so far in this epoch (or stream)
 
     def _first(self) -> int:
         """This rank's first global position at or after ``start``."""
@@ -202,7 +216,7 @@ class ProbabilitySampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         first, base, self.start = self._first(), self.start, 0
-        indices = self.global_indices()[first:self.total_size:self.world_size].tolist()
+        indices = self.global_indices()[first : self.total_size : self.world_size].tolist()
         return self._counted(indices, base)
 
     def _counted(self, indices, base: int) -> Iterator[int]:
@@ -224,23 +238,29 @@ class ProbabilitySampler(Sampler):
         """Make the next iterator continue at global position ``position`` of the epoch's draw
         (or of the stream): e.g. batches done this epoch x batch size x ranks, on resume."""
         if isinstance(position, bool) or not isinstance(position, int) or position < 0:
-            raise ValueError(f"position must be an int >= 0 (global stream position); "
-                             f"got {position!r}")
+            raise ValueError(
+                f"position must be an int >= 0 (global stream position); got {position!r}"
+            )
         self.start = position
 
     def state_dict(self, position: Optional[int] = None) -> dict:
         """What resuming needs: the epoch and the global position reached in it. ``position``
         defaults to the indices handed out so far, exact for a DataLoader without worker
         prefetch; with workers pass the images trained on (batches x batch size x ranks)."""
-        return dict(epoch=self.epoch, position=self.position if position is None else position,
-                    seed=self.seed)
+        return dict(
+            epoch=self.epoch,
+            position=self.position if position is None else position,
+            seed=self.seed,
+        )
 
     def load_state_dict(self, state: dict) -> None:
         """Continue exactly where ``state`` (from :meth:`state_dict`) was."""
         if int(state["seed"]) != self.seed:
-            raise ValueError(f"the saved sampler state has seed {state['seed']} but this "
-                             f"sampler has seed {self.seed}: build it with seed={state['seed']} "
-                             "to continue the same draws")
+            raise ValueError(
+                f"the saved sampler state has seed {state['seed']} but this "
+                f"sampler has seed {self.seed}: build it with seed={state['seed']} "
+                "to continue the same draws"
+            )
         self.set_epoch(int(state["epoch"]))
         self.set_start(int(state["position"]))
 
@@ -255,7 +275,6 @@ class InfiniteProbabilitySampler(ProbabilitySampler):
     Unlike the epoch sampler, ``start`` stays for every later iterator.
     """
 
-
     def _global_stream(self, start: int = 0) -> Iterator[int]:
         """The global stream from position ``start`` (earlier chunks drawn and dropped, so the
         generator is where the uninterrupted stream has it)."""
@@ -264,14 +283,15 @@ class InfiniteProbabilitySampler(ProbabilitySampler):
         for _ in range(start // self.epoch_size):
             self.draw(self.epoch_size, generator)
         chunk = self.draw(self.epoch_size, generator).tolist()
-        yield from chunk[start % self.epoch_size:]
+        yield from chunk[start % self.epoch_size :]
         while True:
             yield from self.draw(self.epoch_size, generator).tolist()
 
     def __iter__(self) -> Iterator[int]:
         first = self._first()
-        return self._counted(itertools.islice(self._global_stream(first), 0, None,
-                                              self.world_size), self.start)
+        return self._counted(
+            itertools.islice(self._global_stream(first), 0, None, self.world_size), self.start
+        )
 
     def __len__(self) -> int:
         return self.num_samples
@@ -284,8 +304,15 @@ class RepeatSampler(Sampler):
     split over ranks as ``DefaultSampler`` splits its permutation.
     """
 
-    def __init__(self, repeats, seed: int = 0, rank: int = 0, world_size: int = 1,
-                 shuffle: bool = True, round_up: bool = True) -> None:
+    def __init__(
+        self,
+        repeats,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+        round_up: bool = True,
+    ) -> None:
         repeats = np.asarray(repeats)
         if repeats.ndim != 1 or repeats.size == 0 or not np.issubdtype(repeats.dtype, np.integer):
             raise ValueError("repeats must be a non-empty 1-D integer vector")
@@ -297,8 +324,9 @@ class RepeatSampler(Sampler):
         self._expanded = torch.from_numpy(np.repeat(np.arange(len(repeats)), self.repeats))
         self.seed, self.rank, self.world_size = int(seed), rank, world_size
         self.shuffle, self.round_up, self.epoch = shuffle, round_up, 0
-        self.num_samples, self.total_size = split_sizes(len(self._expanded), rank, world_size,
-                                                        round_up)
+        self.num_samples, self.total_size = split_sizes(
+            len(self._expanded), rank, world_size, round_up
+        )
 
     def __iter__(self) -> Iterator[int]:
         indices = self._expanded
@@ -308,7 +336,7 @@ class RepeatSampler(Sampler):
             indices = indices[torch.randperm(len(indices), generator=generator)]
         if self.round_up and self.total_size > len(indices):
             indices = indices.repeat(math.ceil(self.total_size / len(indices)))
-        return iter(indices[self.rank:self.total_size:self.world_size].tolist())
+        return iter(indices[self.rank : self.total_size : self.world_size].tolist())
 
     def __len__(self) -> int:
         return self.num_samples

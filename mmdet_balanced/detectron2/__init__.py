@@ -10,13 +10,26 @@
 - :func:`repeat_factors_from_instance_frequency` (IRFS) for ``RepeatFactorTrainingSampler``, or
   ``SAMPLER_TRAIN = "InstanceRepeatFactorTrainingSampler"``.
 """
-from .config import (SAMPLER_NAME, add_balanced_config, balanced_sampler_from_config,
-                     build_balanced_train_loader)
+
+from .config import (
+    SAMPLER_NAME,
+    add_balanced_config,
+    balanced_sampler_from_config,
+    build_balanced_train_loader,
+)
 from .labels import labels_from_dataset_dicts
 from .repeat_factors import IRFS_SAMPLER_NAME, repeat_factors_from_instance_frequency
 from .sampler import BalancedTrainingSampler
 from .trainer import BalancedTrainer
 
-__all__ = ["labels_from_dataset_dicts", "BalancedTrainingSampler", "add_balanced_config",
-           "build_balanced_train_loader", "balanced_sampler_from_config", "BalancedTrainer",
-           "SAMPLER_NAME", "IRFS_SAMPLER_NAME", "repeat_factors_from_instance_frequency"]
+__all__ = [
+    "labels_from_dataset_dicts",
+    "BalancedTrainingSampler",
+    "add_balanced_config",
+    "build_balanced_train_loader",
+    "balanced_sampler_from_config",
+    "BalancedTrainer",
+    "SAMPLER_NAME",
+    "IRFS_SAMPLER_NAME",
+    "repeat_factors_from_instance_frequency",
+]

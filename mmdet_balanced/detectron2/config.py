@@ -5,9 +5,13 @@
 :func:`build_balanced_train_loader` (and so in ``BalancedTrainer``). Any other
 ``SAMPLER_TRAIN`` is left to Detectron2's ``build_detection_train_loader``.
 """
+
 from detectron2.config import CfgNode as CN
-from detectron2.data import MetadataCatalog, build_detection_train_loader
-from detectron2.data import get_detection_dataset_dicts
+from detectron2.data import (
+    MetadataCatalog,
+    build_detection_train_loader,
+    get_detection_dataset_dicts,
+)
 
 from .repeat_factors import IRFS_SAMPLER_NAME, repeat_factors_from_instance_frequency
 from .sampler import BalancedTrainingSampler
@@ -20,16 +24,16 @@ def add_balanced_config(cfg):
     systematic draws); call it before ``merge_from_file``. Returns ``cfg``."""
     cfg.DATALOADER.BALANCED = CN()
     balanced = cfg.DATALOADER.BALANCED
-    balanced.ALPHA_FACTOR = 0.5      # p_i >= ALPHA_FACTOR / N
-    balanced.LAM = None              # weight of lam/2 ||p||^2; None: the paper's 500 (N = 1237)
-    balanced.LAM_SCALE = None        # or lam = LAM_SCALE * N (the paper's: 0.404)
-    balanced.OBJECTIVE = "paper"     # or "maxmin": lift the rarest class first
-    balanced.COUNT = "images"        # or "instances": balance box counts, not image presence
+    balanced.ALPHA_FACTOR = 0.5  # p_i >= ALPHA_FACTOR / N
+    balanced.LAM = None  # weight of lam/2 ||p||^2; None: the paper's 500 (N = 1237)
+    balanced.LAM_SCALE = None  # or lam = LAM_SCALE * N (the paper's: 0.404)
+    balanced.OBJECTIVE = "paper"  # or "maxmin": lift the rarest class first
+    balanced.COUNT = "images"  # or "instances": balance box counts, not image presence
     balanced.BACKGROUND_SHARE = None  # None, a probability, or "uniform"
     balanced.MAXMIN_EPS = 1e-3
     balanced.SOLVER = "auto"
-    balanced.DRAW = "systematic"     # or "iid" (with replacement, as in the paper)
-    balanced.NUM_SAMPLES = None      # draws per chunk of the stream (default: dataset size)
+    balanced.DRAW = "systematic"  # or "iid" (with replacement, as in the paper)
+    balanced.NUM_SAMPLES = None  # draws per chunk of the stream (default: dataset size)
     return cfg
 
 
@@ -55,9 +59,11 @@ def train_dataset_dicts(cfg) -> list:
     return get_detection_dataset_dicts(
         cfg.DATASETS.TRAIN,
         filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS,
-        min_keypoints=(cfg.MODEL.ROI_KEYPOINT_HEAD.MIN_KEYPOINTS_PER_IMAGE
-                       if cfg.MODEL.KEYPOINT_ON else 0),
-        proposal_files=cfg.DATASETS.PROPOSAL_FILES_TRAIN if cfg.MODEL.LOAD_PROPOSALS else None)
+        min_keypoints=(
+            cfg.MODEL.ROI_KEYPOINT_HEAD.MIN_KEYPOINTS_PER_IMAGE if cfg.MODEL.KEYPOINT_ON else 0
+        ),
+        proposal_files=cfg.DATASETS.PROPOSAL_FILES_TRAIN if cfg.MODEL.LOAD_PROPOSALS else None,
+    )
 
 
 def balanced_settings_from_config(cfg) -> dict:
@@ -67,13 +73,21 @@ def balanced_settings_from_config(cfg) -> dict:
         raise KeyError(
             f'cfg.DATALOADER.SAMPLER_TRAIN = "{SAMPLER_NAME}" needs the balanced settings: call '
             "mmdet_balanced.detectron2.add_balanced_config(cfg) after get_cfg() and before "
-            "merge_from_file (tools/train_detectron2.py does)")
+            "merge_from_file (tools/train_detectron2.py does)"
+        )
     balanced = cfg.DATALOADER.BALANCED
-    return dict(alpha_factor=balanced.ALPHA_FACTOR, lam=balanced.LAM,
-                lam_scale=balanced.LAM_SCALE, objective=balanced.OBJECTIVE,
-                background_share=balanced.BACKGROUND_SHARE, maxmin_eps=balanced.MAXMIN_EPS,
-                solver=balanced.SOLVER, draw=balanced.DRAW, num_samples=balanced.NUM_SAMPLES,
-                count=balanced.get("COUNT", "images"))
+    return dict(
+        alpha_factor=balanced.ALPHA_FACTOR,
+        lam=balanced.LAM,
+        lam_scale=balanced.LAM_SCALE,
+        objective=balanced.OBJECTIVE,
+        background_share=balanced.BACKGROUND_SHARE,
+        maxmin_eps=balanced.MAXMIN_EPS,
+        solver=balanced.SOLVER,
+        draw=balanced.DRAW,
+        num_samples=balanced.NUM_SAMPLES,
+        count=balanced.get("COUNT", "images"),
+    )
 
 
 def balanced_sampler_from_config(cfg, dataset_dicts) -> BalancedTrainingSampler:
@@ -81,9 +95,13 @@ def balanced_sampler_from_config(cfg, dataset_dicts) -> BalancedTrainingSampler:
     settings = balanced_settings_from_config(cfg)
     num_classes = num_classes_from_config(cfg)
     return BalancedTrainingSampler(
-        dataset_dicts, num_classes=num_classes, seed=cfg.SEED if cfg.SEED >= 0 else None,
-        class_names=thing_classes(cfg.DATASETS.TRAIN, num_classes), output_dir=cfg.OUTPUT_DIR,
-        **settings)
+        dataset_dicts,
+        num_classes=num_classes,
+        seed=cfg.SEED if cfg.SEED >= 0 else None,
+        class_names=thing_classes(cfg.DATASETS.TRAIN, num_classes),
+        output_dir=cfg.OUTPUT_DIR,
+        **settings,
+    )
 
 
 def build_balanced_train_loader(cfg, mapper=None):
@@ -93,12 +111,13 @@ def build_balanced_train_loader(cfg, mapper=None):
     ``loader.balanced_sampler`` (``BalancedTrainer`` moves its stream on resume)."""
     if cfg.DATALOADER.SAMPLER_TRAIN == IRFS_SAMPLER_NAME:
         from detectron2.data.samplers import RepeatFactorTrainingSampler
+
         dataset = train_dataset_dicts(cfg)
         factors = repeat_factors_from_instance_frequency(
-            dataset, cfg.DATALOADER.REPEAT_THRESHOLD, num_classes_from_config(cfg))
+            dataset, cfg.DATALOADER.REPEAT_THRESHOLD, num_classes_from_config(cfg)
+        )
         sampler = RepeatFactorTrainingSampler(factors, seed=cfg.SEED if cfg.SEED >= 0 else None)
-        return build_detection_train_loader(cfg, mapper=mapper, dataset=dataset,
-                                            sampler=sampler)
+        return build_detection_train_loader(cfg, mapper=mapper, dataset=dataset, sampler=sampler)
     if cfg.DATALOADER.SAMPLER_TRAIN != SAMPLER_NAME:
         return build_detection_train_loader(cfg, mapper=mapper)
     dataset = train_dataset_dicts(cfg)

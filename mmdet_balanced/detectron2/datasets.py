@@ -1,6 +1,7 @@
 """Registering the project's synthetic fetal demo (``python tools/make_demo_data.py``, COCO
 format) in Detectron2's catalogs, for the configs in ``configs/detectron2/``; and importing the
 user's own registration module (``--register``)."""
+
 import importlib
 import importlib.util
 import os
@@ -9,8 +10,9 @@ import sys
 from detectron2.data import DatasetCatalog
 from detectron2.data.datasets import register_coco_instances
 
-DEMO_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "data",
-                         "fetal_demo")
+DEMO_ROOT = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "data", "fetal_demo"
+)
 
 
 def register_fetal_demo(root: str = DEMO_ROOT) -> list:
@@ -32,8 +34,10 @@ def import_registration(spec: str):
     if spec.endswith(".py") or os.sep in spec:
         path = os.path.abspath(spec)
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"--register {spec}: no such file ({path}); give a path to "
-                                    "a .py file that registers your datasets, or a module name")
+            raise FileNotFoundError(
+                f"--register {spec}: no such file ({path}); give a path to "
+                "a .py file that registers your datasets, or a module name"
+            )
         name = "_registered_" + os.path.splitext(os.path.basename(path))[0]
         module_spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(module_spec)
@@ -47,7 +51,9 @@ def import_registration(spec: str):
     except ModuleNotFoundError as error:
         if error.name != spec.split(".")[0]:
             raise  # the module exists but one of its own imports is missing
-        raise ModuleNotFoundError(f"--register {spec}: no module {spec!r} in the current "
-                                  f"directory ({os.getcwd()}) or on sys.path; give a path to a "
-                                  ".py file (e.g. --register my_datasets.py) or run from its "
-                                  "directory") from None
+        raise ModuleNotFoundError(
+            f"--register {spec}: no module {spec!r} in the current "
+            f"directory ({os.getcwd()}) or on sys.path; give a path to a "
+            ".py file (e.g. --register my_datasets.py) or run from its "
+            "directory"
+        ) from None

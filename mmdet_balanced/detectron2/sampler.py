@@ -7,6 +7,7 @@ single-process stream. Every rank holds rank 0's ``p``. Like every Detectron2 sa
 iterated, not sharded, by ``build_detection_train_loader``'s workers (``ToIterableDataset``
 shards the rank's stream among them).
 """
+
 import logging
 from typing import Optional
 
@@ -44,45 +45,91 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
             with Detectron2's own ``lazyconfig_train_net.py``. ``set_start`` overrides it.
     """
 
-    def __init__(self, dataset_dicts, num_classes: Optional[int] = None,
-                 seed: Optional[int] = None, alpha_factor: float = 0.5, lam: Optional[float] = None,
-                 lam_scale: Optional[float] = None, objective: str = "paper",
-                 background_share=None, maxmin_eps: float = 1e-3, solver: str = "auto",
-                 draw: str = "systematic", num_samples: Optional[int] = None,
-                 class_names=None, output_dir: Optional[str] = None,
-                 total_batch_size: Optional[int] = None, count: str = "images") -> None:
+    def __init__(
+        self,
+        dataset_dicts,
+        num_classes: Optional[int] = None,
+        seed: Optional[int] = None,
+        alpha_factor: float = 0.5,
+        lam: Optional[float] = None,
+        lam_scale: Optional[float] = None,
+        objective: str = "paper",
+        background_share=None,
+        maxmin_eps: float = 1e-3,
+        solver: str = "auto",
+        draw: str = "systematic",
+        num_samples: Optional[int] = None,
+        class_names=None,
+        output_dir: Optional[str] = None,
+        total_batch_size: Optional[int] = None,
+        count: str = "images",
+    ) -> None:
         check_draw(draw)  # bad input fails before the solve
         owner = type(self).__name__
-        if total_batch_size is not None and (isinstance(total_batch_size, bool) or not
-                                             isinstance(total_batch_size, int)
-                                             or total_batch_size < 1):
-            raise ValueError(f"total_batch_size must be a positive int (images per iteration "
-                             f"over all ranks); got {total_batch_size!r}")
+        if total_batch_size is not None and (
+            isinstance(total_batch_size, bool)
+            or not isinstance(total_batch_size, int)
+            or total_batch_size < 1
+        ):
+            raise ValueError(
+                f"total_batch_size must be a positive int (images per iteration "
+                f"over all ranks); got {total_batch_size!r}"
+            )
         self.total_batch_size, self._start_set = total_batch_size, False
         labels = labels_from_dataset_dicts(dataset_dicts, num_classes, count="instances")
         if labels.nnz == 0:
-            raise ValueError(f"{owner}: no training image has a (non-crowd) box of the "
-                             f"{labels.shape[1]} classes, so there is nothing to balance; "
-                             "check DATASETS.TRAIN or use TrainingSampler")
+            raise ValueError(
+                f"{owner}: no training image has a (non-crowd) box of the "
+                f"{labels.shape[1]} classes, so there is nothing to balance; "
+                "check DATASETS.TRAIN or use TrainingSampler"
+            )
         if class_names is None:
             class_names = [f"class {i}" for i in range(labels.shape[1])]
         elif len(class_names) != labels.shape[1]:
-            raise ValueError(f"class_names has {len(class_names)} names for "
-                             f"{labels.shape[1]} classes (num_classes={num_classes})")
-        settings = dict(alpha_factor=alpha_factor, lam=lam, solver=solver, lam_scale=lam_scale,
-                        objective=objective, background_share=background_share,
-                        maxmin_eps=maxmin_eps, count=count)
+            raise ValueError(
+                f"class_names has {len(class_names)} names for "
+                f"{labels.shape[1]} classes (num_classes={num_classes})"
+            )
+        settings = dict(
+            alpha_factor=alpha_factor,
+            lam=lam,
+            solver=solver,
+            lam_scale=lam_scale,
+            objective=objective,
+            background_share=background_share,
+            maxmin_eps=maxmin_eps,
+            count=count,
+        )
         p, self.solve_info = solve_balanced_qp(labels, return_info=True, **settings)
         p = share_from_rank0(p)
-        super().__init__(p, num_samples=num_samples,
-                         seed=comm.shared_random_seed() if seed is None else int(seed),
-                         rank=comm.get_rank(), world_size=comm.get_world_size(), draw=draw)
+        super().__init__(
+            p,
+            num_samples=num_samples,
+            seed=comm.shared_random_seed() if seed is None else int(seed),
+            rank=comm.get_rank(),
+            world_size=comm.get_world_size(),
+            draw=draw,
+        )
         self.class_names = list(class_names)
         record_dir = output_dir if output_dir and comm.is_main_process() else None
-        keys = ([dataset_dicts[i].get("file_name", i) for i in range(len(dataset_dicts))]
-                if record_dir else None)
-        report_solve(owner, self.class_names, labels, p, self.solve_info, self.epoch_size,
-                     dict(settings, draw=draw), logger.info, logger.warning, record_dir, keys)
+        keys = (
+            [dataset_dicts[i].get("file_name", i) for i in range(len(dataset_dicts))]
+            if record_dir
+            else None
+        )
+        report_solve(
+            owner,
+            self.class_names,
+            labels,
+            p,
+            self.solve_info,
+            self.epoch_size,
+            dict(settings, draw=draw),
+            logger.info,
+            logger.warning,
+            record_dir,
+            keys,
+        )
 
     def set_start(self, position: int) -> None:
         super().set_start(position)
@@ -101,4 +148,5 @@ def _training_iteration() -> Optional[int]:
     A loader's iterator is first made in the loop's first step, when the storage holds the
     loop's start iteration (the checkpoint's + 1 on resume)."""
     from detectron2.utils.events import get_event_storage, has_event_storage
+
     return int(get_event_storage().iter) if has_event_storage() else None

@@ -1,4 +1,5 @@
 """``BalancedTrainer``: Detectron2's ``DefaultTrainer`` with the balanced train loader."""
+
 from detectron2.engine import DefaultTrainer
 
 from .config import build_balanced_train_loader

@@ -13,9 +13,14 @@ def register_all_modules() -> dict:
     from .mix_dataset import BalancedMultiImageMixDataset
     from .repeat_dataset import InstanceBalancedDataset
     from .samplers import BalancedQPSampler, InfiniteBalancedQPSampler, OversamplingSampler
+
     allow_mmengine_checkpoints()
-    return dict(BalancedQPSampler=BalancedQPSampler,
-                InfiniteBalancedQPSampler=InfiniteBalancedQPSampler,
-                OversamplingSampler=OversamplingSampler, ClassAPMetric=ClassAPMetric,
-                BalancedMultiImageMixDataset=BalancedMultiImageMixDataset,
-                ImagesSeenHook=ImagesSeenHook, InstanceBalancedDataset=InstanceBalancedDataset)
+    return dict(
+        BalancedQPSampler=BalancedQPSampler,
+        InfiniteBalancedQPSampler=InfiniteBalancedQPSampler,
+        OversamplingSampler=OversamplingSampler,
+        ClassAPMetric=ClassAPMetric,
+        BalancedMultiImageMixDataset=BalancedMultiImageMixDataset,
+        ImagesSeenHook=ImagesSeenHook,
+        InstanceBalancedDataset=InstanceBalancedDataset,
+    )

@@ -5,13 +5,13 @@ MMDetection: the misspelt class simply has no box, and the sampler would balance
 does not exist. :func:`check_classes` names the classes that disagree, in the run's log, and
 fails when a configured class has no box at all (unless ``allow_empty_classes=True``).
 """
+
 import json
 import logging
 import os.path as osp
 from collections import Counter
 
 import numpy as np
-
 from mmengine.logging import print_log
 
 from .labels import dataset_classes
@@ -58,25 +58,35 @@ def check_classes(dataset, labels, owner: str, allow_empty_classes: bool = False
     problems, unnamed = [], []
     if file_boxes:
         unnamed = [name for name in classes if name not in file_boxes]
-        left_out = sorted(name for name, count in file_boxes.items()
-                          if count > 0 and name not in classes)
+        left_out = sorted(
+            name for name, count in file_boxes.items() if count > 0 and name not in classes
+        )
         if unnamed:
-            problems.append(f"configured classes {unnamed} are not categories of the annotation "
-                            f"file(s) (their categories: {sorted(file_boxes)}); MMDetection then "
-                            "numbers the categories it did find in order, so the labels of the "
-                            "classes after them shift")
+            problems.append(
+                f"configured classes {unnamed} are not categories of the annotation "
+                f"file(s) (their categories: {sorted(file_boxes)}); MMDetection then "
+                "numbers the categories it did find in order, so the labels of the "
+                "classes after them shift"
+            )
         if left_out:
-            problems.append(f"annotated categories {left_out} have boxes but are not in the "
-                            "config's classes, so their boxes are not trained on")
+            problems.append(
+                f"annotated categories {left_out} have boxes but are not in the "
+                "config's classes, so their boxes are not trained on"
+            )
     if empty:
         problems.append(f"classes {empty} have no box in the training set")
     if not problems:
         return
-    message = (f"{owner}: the config's metainfo['classes'] and the annotations disagree: "
-               + "; ".join(problems) + ". Check the spelling of metainfo=dict(classes=(...)) "
-               "against the category names of ann_file.")
+    message = (
+        f"{owner}: the config's metainfo['classes'] and the annotations disagree: "
+        + "; ".join(problems)
+        + ". Check the spelling of metainfo=dict(classes=(...)) "
+        "against the category names of ann_file."
+    )
     print_log(message, logger="current", level=logging.WARNING)
     if (empty or unnamed) and not allow_empty_classes:
-        raise ValueError(message + f" A class without boxes cannot be balanced; fix the names, "
-                         f"or pass allow_empty_classes=True to the sampler to train anyway "
-                         f"(the classes without boxes are then left out of the balance).")
+        raise ValueError(
+            message + " A class without boxes cannot be balanced; fix the names, "
+            "or pass allow_empty_classes=True to the sampler to train anyway "
+            "(the classes without boxes are then left out of the balance)."
+        )

@@ -10,13 +10,13 @@ sampler or dataset wrapper did. Resume-safe (kept in the checkpoint) and summed 
 After training, ``hook.totals()`` (and ``work_dir/images_seen.json`` on rank 0) hold
 ``images_seen`` and ``distinct_images_seen``.
 """
+
 import json
 import os.path as osp
 
+from mmdet.registry import HOOKS
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
-
-from mmdet.registry import HOOKS
 
 RECORD = "images_seen.json"
 
@@ -33,8 +33,8 @@ class ImagesSeenHook(Hook):
     priority = "VERY_LOW"
 
     def __init__(self) -> None:
-        self.seen = 0          # this rank's images, repeats included
-        self.keys = set()      # this rank's distinct image paths (or ids)
+        self.seen = 0  # this rank's images, repeats included
+        self.keys = set()  # this rank's distinct image paths (or ids)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
         samples = (data_batch or {}).get("data_samples") or ()
@@ -43,7 +43,8 @@ class ImagesSeenHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint.setdefault("meta", {})["images_seen"] = dict(
-            seen=self.seen, keys=sorted(self.keys))
+            seen=self.seen, keys=sorted(self.keys)
+        )
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         state = checkpoint.get("meta", {}).get("images_seen")
@@ -53,13 +54,17 @@ class ImagesSeenHook(Hook):
     def totals(self) -> dict:
         """``images_seen`` and ``distinct_images_seen`` summed over ranks (a collective call)."""
         gathered = all_gather_object((self.seen, self.keys))
-        return dict(images_seen=int(sum(seen for seen, _ in gathered)),
-                    distinct_images_seen=len(set().union(*(keys for _, keys in gathered))))
+        return dict(
+            images_seen=int(sum(seen for seen, _ in gathered)),
+            distinct_images_seen=len(set().union(*(keys for _, keys in gathered))),
+        )
 
     def after_train(self, runner) -> None:
         totals = self.totals()
         if get_dist_info()[0] == 0:
             with open(osp.join(runner.work_dir, RECORD), "w") as handle:
                 json.dump(totals, handle, indent=1)
-        runner.logger.info(f"ImagesSeenHook: {totals['images_seen']} images seen, "
-                           f"{totals['distinct_images_seen']} distinct")
+        runner.logger.info(
+            f"ImagesSeenHook: {totals['images_seen']} images seen, "
+            f"{totals['distinct_images_seen']} distinct"
+        )

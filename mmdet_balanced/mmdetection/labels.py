@@ -6,6 +6,7 @@ ClassBalancedDataset, MultiImageMixDataset) are followed to their inner datasets
 ``ignore_flag = 1`` do not count: MMDetection does not train on them. Images without boxes are
 rows of zeros.
 """
+
 import contextlib
 import gc
 import itertools
@@ -22,8 +23,10 @@ def dataset_classes(dataset) -> tuple:
     metainfo = getattr(dataset, "metainfo", None) or {}
     classes = metainfo.get("classes")
     if classes is None:
-        raise ValueError(f"{type(dataset).__name__} has no metainfo['classes']; set "
-                         "metainfo=dict(classes=(...)) in the dataset config.")
+        raise ValueError(
+            f"{type(dataset).__name__} has no metainfo['classes']; set "
+            "metainfo=dict(classes=(...)) in the dataset config."
+        )
     return tuple(classes)
 
 
@@ -58,9 +61,11 @@ def _base_per_image(dataset, read_info, read_index):
         return [read_info(info) for info in _iter_data_infos(dataset)]
     if hasattr(dataset, "get_cat_ids"):
         return [read_index(dataset, i) for i in range(len(dataset))]
-    raise TypeError(f"cannot read annotations from {type(dataset).__name__}: it has neither "
-                    "MMEngine's data_list nor get_cat_ids(idx). Build it from mmdet's "
-                    "BaseDetDataset, or pass a label matrix to solve_balanced_qp directly.")
+    raise TypeError(
+        f"cannot read annotations from {type(dataset).__name__}: it has neither "
+        "MMEngine's data_list nor get_cat_ids(idx). Build it from mmdet's "
+        "BaseDetDataset, or pass a label matrix to solve_balanced_qp directly."
+    )
 
 
 def per_image(dataset, read_info, read_index, distinct: bool = False) -> list:
@@ -71,23 +76,26 @@ def per_image(dataset, read_info, read_index, distinct: bool = False) -> list:
     if hasattr(dataset, "full_init"):
         dataset.full_init()  # lazily initialised datasets and wrappers; idempotent
     if hasattr(dataset, "datasets") and hasattr(dataset, "cumulative_sizes"):  # ConcatDataset
-        return [v for d in dataset.datasets
-                for v in per_image(d, read_info, read_index, distinct)]
+        return [v for d in dataset.datasets for v in per_image(d, read_info, read_index, distinct)]
     if hasattr(dataset, "times") and hasattr(dataset, "dataset"):  # RepeatDataset
         inner = per_image(dataset.dataset, read_info, read_index, distinct)
         return inner if distinct else inner * dataset.times
     if hasattr(dataset, "repeat_indices") and hasattr(dataset, "dataset"):  # ClassBalanced
         inner = per_image(dataset.dataset, read_info, read_index, distinct)
         return inner if distinct else [inner[i] for i in dataset.repeat_indices]
-    if hasattr(dataset, "pipeline") and hasattr(dataset, "dataset") and not hasattr(
-            dataset, "data_list"):  # MultiImageMixDataset: same indexing as its dataset
+    if (
+        hasattr(dataset, "pipeline")
+        and hasattr(dataset, "dataset")
+        and not hasattr(dataset, "data_list")
+    ):  # MultiImageMixDataset: same indexing as its dataset
         return per_image(dataset.dataset, read_info, read_index, distinct)
     return _base_per_image(dataset, read_info, read_index)
 
 
 def _labels(info):
-    return [inst["bbox_label"] for inst in info.get("instances", ())
-            if not inst.get("ignore_flag", 0)]
+    return [
+        inst["bbox_label"] for inst in info.get("instances", ()) if not inst.get("ignore_flag", 0)
+    ]
 
 
 def _labels_and_key(info):
@@ -104,9 +112,12 @@ def read_annotations(dataset, with_image_keys: bool = False, count: str = "image
             rows = per_image(dataset, _labels, lambda d, i: list(d.get_cat_ids(i)))
             return _rows_to_csr(rows, len(dataset_classes(dataset)), name, count), None
         pairs = per_image(dataset, _labels_and_key, lambda d, i: (list(d.get_cat_ids(i)), i))
-        return (_rows_to_csr([labels for labels, _ in pairs], len(dataset_classes(dataset)),
-                             name, count),
-                [key for _, key in pairs])
+        return (
+            _rows_to_csr(
+                [labels for labels, _ in pairs], len(dataset_classes(dataset)), name, count
+            ),
+            [key for _, key in pairs],
+        )
 
 
 def label_matrix(dataset, count: str = "images") -> sp.csr_matrix:
@@ -127,12 +138,15 @@ def distinct_label_matrix(dataset, count: str = "images") -> sp.csr_matrix:
 
 def _rows_to_csr(rows, num_classes, name, count="images"):
     lengths = np.fromiter((len(r) for r in rows), dtype=np.int64, count=len(rows))
-    columns = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64,
-                          count=int(lengths.sum()))
+    columns = np.fromiter(
+        itertools.chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum())
+    )
     if columns.size and (columns.min() < 0 or columns.max() >= num_classes):
         bad = int(np.flatnonzero((columns < 0) | (columns >= num_classes))[0])
         image = int(np.searchsorted(np.cumsum(lengths), bad, side="right"))
-        raise ValueError(f"{name}: image {image} has bbox_label {int(columns[bad])} outside "
-                         f"[0, {num_classes}); the dataset's classes and annotations disagree "
-                         "(check metainfo['classes'] of every wrapped dataset).")
+        raise ValueError(
+            f"{name}: image {image} has bbox_label {int(columns[bad])} outside "
+            f"[0, {num_classes}); the dataset's classes and annotations disagree "
+            "(check metainfo['classes'] of every wrapped dataset)."
+        )
     return presence_from_columns(lengths, columns, num_classes, count=count)

@@ -7,14 +7,14 @@ scalars: they land in
 MMEngine's ``vis_data/scalars.json`` and test-result files, where ``tools/compare_runs.py``
 reads them.
 """
+
 from collections import OrderedDict
 
 import numpy as np
-from mmengine.logging import MMLogger
-
 from mmdet.evaluation import VOCMetric
 from mmdet.evaluation.functional import eval_map
 from mmdet.registry import METRICS
+from mmengine.logging import MMLogger
 
 
 @METRICS.register_module()
@@ -44,9 +44,14 @@ class ClassAPMetric(VOCMetric):
         metrics = OrderedDict()
         mean_aps = []
         for thr in self.iou_thrs:
-            mean_ap, per_class = eval_map(list(preds), list(gts), iou_thr=thr,
-                                          dataset=list(classes), logger="silent",
-                                          eval_mode=self.eval_mode)
+            mean_ap, per_class = eval_map(
+                list(preds),
+                list(gts),
+                iou_thr=thr,
+                dataset=list(classes),
+                logger="silent",
+                eval_mode=self.eval_mode,
+            )
             mean_aps.append(mean_ap)
             metrics[f"mAP@{thr:g}"] = float(mean_ap)
             absent = []
@@ -56,8 +61,10 @@ class ClassAPMetric(VOCMetric):
                     continue
                 metrics[f"AP@{thr:g}/{name}"] = float(result["ap"])
             if absent:
-                logger.warning(f"ClassAPMetric: classes {absent} have no ground truth in the "
-                               "evaluation split; their AP is not reported.")
+                logger.warning(
+                    f"ClassAPMetric: classes {absent} have no ground truth in the "
+                    "evaluation split; their AP is not reported."
+                )
         metrics["mAP"] = float(np.mean(mean_aps))
         metrics.move_to_end("mAP", last=False)
         return metrics

@@ -6,6 +6,7 @@ transform (``Mosaic``, ``MixUp``, ...) picks its extra images itself, uniformly
 the balance. ``BalancedMultiImageMixDataset`` draws those extra images from the same balanced
 probabilities (alias method, Python's ``random``, which MMEngine seeds per worker).
 """
+
 import functools
 import random
 from typing import Optional
@@ -13,9 +14,9 @@ from typing import Optional
 from mmdet.datasets import MultiImageMixDataset
 from mmdet.registry import DATASETS
 
-from .labels import label_matrix
 from ..core.qp import solve_balanced_qp
 from ..core.sampler import alias_table
+from .labels import label_matrix
 
 
 @DATASETS.register_module()
@@ -28,26 +29,43 @@ class BalancedMultiImageMixDataset(MultiImageMixDataset):
             :func:`mmdet_balanced.solve_balanced_qp`); use the sampler's.
     """
 
-    def __init__(self, dataset, pipeline, skip_type_keys=None, max_refetch: int = 15,
-                 lazy_init: bool = False, alpha_factor: float = 0.5,
-                 lam: Optional[float] = None, lam_scale=None, objective: str = "paper",
-                 background_share=None, count: str = "images") -> None:
-        self._solve_kwargs = dict(alpha_factor=alpha_factor, lam=lam, lam_scale=lam_scale,
-                                  objective=objective, background_share=background_share,
-                                  count=count)
+    def __init__(
+        self,
+        dataset,
+        pipeline,
+        skip_type_keys=None,
+        max_refetch: int = 15,
+        lazy_init: bool = False,
+        alpha_factor: float = 0.5,
+        lam: Optional[float] = None,
+        lam_scale=None,
+        objective: str = "paper",
+        background_share=None,
+        count: str = "images",
+    ) -> None:
+        self._solve_kwargs = dict(
+            alpha_factor=alpha_factor,
+            lam=lam,
+            lam_scale=lam_scale,
+            objective=objective,
+            background_share=background_share,
+            count=count,
+        )
         self.partner_probabilities = None
         super().__init__(dataset, pipeline, skip_type_keys, max_refetch, lazy_init)
         for transform in self.pipeline:
             if hasattr(transform, "get_indexes"):
-                transform.get_indexes = functools.partial(self._balanced_indexes,
-                                                          transform.get_indexes)
+                transform.get_indexes = functools.partial(
+                    self._balanced_indexes, transform.get_indexes
+                )
 
     def full_init(self) -> None:
         if self._fully_initialized:
             return
         super().full_init()
         self.partner_probabilities = solve_balanced_qp(
-            label_matrix(self.dataset, count=self._solve_kwargs["count"]), **self._solve_kwargs)
+            label_matrix(self.dataset, count=self._solve_kwargs["count"]), **self._solve_kwargs
+        )
         self._accept, self._alias = alias_table(self.partner_probabilities)
 
     def _draw(self) -> int:

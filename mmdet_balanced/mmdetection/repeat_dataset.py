@@ -8,12 +8,12 @@ Class c repeats ``max(1, sqrt(t / sqrt(f_img_c * f_box_c)))`` times (``f_img_c``
 images holding c, ``f_box_c``: share of all non-ignored boxes that are c); an image takes the
 largest factor of its classes (1 without boxes), rounded up as ``ClassBalancedDataset`` does.
 """
-from mmengine.dataset import ClassBalancedDataset
 
 from mmdet.registry import DATASETS
+from mmengine.dataset import ClassBalancedDataset
 
-from .labels import label_matrix
 from ..core.repeat_factors import instance_repeat_factors
+from .labels import label_matrix
 
 
 @DATASETS.register_module()

@@ -2,18 +2,26 @@
 image coverage, for balanced sampling and the samplers it is compared with; and sweeps of
 (alpha_factor, lam). Plain numpy/scipy on the presence matrix.
 """
+
 import math
 from dataclasses import dataclass
 
 import numpy as np
-
 from threadpoolctl import threadpool_limits
 
 from ..core.grouping import group_label_rows
-from ..core.qp import (count_matrix, newton_on_groups, only_uniform_feasible, presence_matrix,
-                       renormalise, solve_balanced_qp)
-from ..core.repeat_factors import (image_repeat_factors,  # noqa: F401  (re-exported)
-                                   instance_repeat_factors)
+from ..core.qp import (
+    count_matrix,
+    newton_on_groups,
+    only_uniform_feasible,
+    presence_matrix,
+    renormalise,
+    solve_balanced_qp,
+)
+from ..core.repeat_factors import (
+    image_repeat_factors,  # noqa: F401  (re-exported)
+    instance_repeat_factors,
+)
 from ..core.report import frequency_spread
 from ..core.sampler import ProbabilitySampler, check_draw
 
@@ -26,6 +34,7 @@ class Scheme:
     times), ``"iid"`` (with replacement) or ``"stochastic_round"`` (image ``i`` floor(r_i)
     times plus one more with probability frac(r_i), for fractional repeat factors ``r``:
     Detectron2's RepeatFactorTrainingSampler; ``draws`` is then the expected epoch length)."""
+
     name: str
     p: np.ndarray
     draws: int
@@ -45,8 +54,7 @@ def repeat_scheme(name, repeats):
 def expected_distinct_images(scheme: Scheme) -> float:
     """Expected number of distinct images in one epoch of ``scheme``."""
     if scheme.draw == "iid":
-        return float(np.sum(-np.expm1(scheme.draws * np.log1p(-np.minimum(scheme.p,
-                                                                         1 - 1e-16)))))
+        return float(np.sum(-np.expm1(scheme.draws * np.log1p(-np.minimum(scheme.p, 1 - 1e-16)))))
     if scheme.draw == "systematic":  # P(count >= 1) = min(1, n p_i)
         return float(np.minimum(1.0, scheme.draws * scheme.p).sum())
     if scheme.draw == "stochastic_round":
@@ -68,6 +76,7 @@ def epoch_draws(scheme: Scheme, seed: int = 0):
         def stochastic(epoch):
             rng = np.random.default_rng([seed, epoch])
             return np.repeat(items, (whole + (rng.random(len(items)) < fraction)).astype(int))
+
         return stochastic
     sampler = ProbabilitySampler(scheme.p, num_samples=scheme.draws, seed=seed, draw=scheme.draw)
     return lambda epoch: sampler.global_indices(epoch).numpy()
@@ -87,9 +96,11 @@ def simulate_epochs(labels, scheme: Scheme, epochs: int = 100, seed: int = 0) ->
         counts = np.asarray(presence.T @ hits).ravel()[present]
         ratios.append(counts.max() / max(counts.min(), 1))
         coverage.append(np.count_nonzero(hits) / num_images)
-    return dict(median_epoch_max_min=float(np.median(ratios)),
-                p95_epoch_max_min=float(np.percentile(ratios, 95)),
-                simulated_coverage=float(np.mean(coverage)))
+    return dict(
+        median_epoch_max_min=float(np.median(ratios)),
+        p95_epoch_max_min=float(np.percentile(ratios, 95)),
+        simulated_coverage=float(np.mean(coverage)),
+    )
 
 
 def class_aware_scheme(labels):
@@ -118,8 +129,9 @@ def stochastic_repeat_scheme(name, repeats) -> Scheme:
     """Fractional repeat factors rounded stochastically each epoch (expected count r_i)."""
     repeats = np.asarray(repeats, dtype=np.float64)
     total = repeats.sum()
-    return Scheme(name, repeats / total, int(round(total)), draw="stochastic_round",
-                  repeats=repeats)
+    return Scheme(
+        name, repeats / total, int(round(total)), draw="stochastic_round", repeats=repeats
+    )
 
 
 def summarize_scheme(labels, scheme: Scheme) -> dict:
@@ -137,8 +149,9 @@ def summarize_scheme(labels, scheme: Scheme) -> dict:
         sampler=scheme.name,
         draw=scheme.draw,
         draws_per_epoch=scheme.draws,
-        class_draws=(f * (scheme.draws if scheme.repeats is None
-                          else scheme.repeats.sum())).tolist(),  # expected, not rounded
+        class_draws=(
+            f * (scheme.draws if scheme.repeats is None else scheme.repeats.sum())
+        ).tolist(),  # expected, not rounded
         max_min_ratio=spread["max_min_ratio"],
         cv=spread["cv"],
         share_below_uniform=float(np.mean(scaled < 1 - 1e-9)),
@@ -154,10 +167,12 @@ def summarize_scheme(labels, scheme: Scheme) -> dict:
 def _box_summary(counts, scheme: Scheme, counted) -> dict:
     """Expected boxes of each class per epoch, with their max/min ratio and CV."""
     boxes = np.asarray(counts.T @ scheme.p).ravel() * (
-        scheme.draws if scheme.repeats is None else scheme.repeats.sum())
+        scheme.draws if scheme.repeats is None else scheme.repeats.sum()
+    )
     spread = frequency_spread(boxes, counted=counted)
-    return dict(class_boxes=boxes.tolist(), box_max_min_ratio=spread["max_min_ratio"],
-                box_cv=spread["cv"])
+    return dict(
+        class_boxes=boxes.tolist(), box_max_min_ratio=spread["max_min_ratio"], box_cv=spread["cv"]
+    )
 
 
 def irfs_repeats(counts, threshold: float) -> np.ndarray:
@@ -165,8 +180,15 @@ def irfs_repeats(counts, threshold: float) -> np.ndarray:
     return np.ceil(instance_repeat_factors(counts, threshold)).astype(np.int64)
 
 
-def sweep(labels, alpha_factors, lams, epochs: int = 5, seed: int = 0, progress=None,
-          draw: str = "systematic"):
+def sweep(
+    labels,
+    alpha_factors,
+    lams,
+    epochs: int = 5,
+    seed: int = 0,
+    progress=None,
+    draw: str = "systematic",
+):
     """Balanced sampling over a grid: for each (alpha_factor, lam), the exact expected spread
     and, from ``epochs`` simulated epochs of N draws with the sampler's ``draw`` (seeded), the
     empirical max/min class-count ratio and the share of distinct images drawn. The grouping is
@@ -190,18 +212,26 @@ def sweep(labels, alpha_factors, lams, epochs: int = 5, seed: int = 0, progress=
             scheme = Scheme("balanced", p, num_images, draw=draw)
             summary = summarize_scheme(presence, scheme)
             simulated = simulate_epochs(presence, scheme, epochs, seed)
-            records.append(dict(alpha_factor=alpha_factor, lam=lam, draw=draw,
-                                max_min_ratio=summary["max_min_ratio"], cv=summary["cv"],
-                                coverage=summary["coverage"],
-                                min_p_times_n=summary["min_p_times_n"],
-                                simulated_max_min_ratio=simulated["median_epoch_max_min"],
-                                simulated_coverage=simulated["simulated_coverage"]))
+            records.append(
+                dict(
+                    alpha_factor=alpha_factor,
+                    lam=lam,
+                    draw=draw,
+                    max_min_ratio=summary["max_min_ratio"],
+                    cv=summary["cv"],
+                    coverage=summary["coverage"],
+                    min_p_times_n=summary["min_p_times_n"],
+                    simulated_max_min_ratio=simulated["median_epoch_max_min"],
+                    simulated_coverage=simulated["simulated_coverage"],
+                )
+            )
             if progress is not None:
                 progress(a_index * len(lams) + l_index + 1, total)
     return records
 
 
-def balanced_scheme(labels, name="balanced", draw="systematic", num_samples=None,
-                    **solve_kwargs) -> Scheme:
+def balanced_scheme(
+    labels, name="balanced", draw="systematic", num_samples=None, **solve_kwargs
+) -> Scheme:
     p = solve_balanced_qp(labels, **solve_kwargs)
     return Scheme(name, p, num_samples or len(p), draw=check_draw(draw))

@@ -7,6 +7,7 @@ Kolmogorov-Smirnov test, Mann-Whitney U, a seeded bootstrap 95% confidence inter
 difference of means, Cliff's delta (effect size), and both p-values Holm-adjusted over every
 test of the table, so that thresholds x classes x methods do not make significance by chance.
 """
+
 import glob
 import json
 import math
@@ -23,19 +24,20 @@ OLD_PREFIX, PREFIX = "balanced/", "class_ap/"  # ClassAPMetric's prefix before /
 
 def _neutral(name: str) -> str:
     """A metric name under ClassAPMetric's current prefix (runs before 0.3 wrote ``balanced/``)."""
-    return PREFIX + name[len(OLD_PREFIX):] if name.startswith(OLD_PREFIX) else name
+    return PREFIX + name[len(OLD_PREFIX) :] if name.startswith(OLD_PREFIX) else name
 
 
 @dataclass
 class Group:
     name: str
-    runs: dict = field(default_factory=dict)      # run path -> {metric: value}
-    skipped: dict = field(default_factory=dict)   # run path -> why it was left out
+    runs: dict = field(default_factory=dict)  # run path -> {metric: value}
+    skipped: dict = field(default_factory=dict)  # run path -> why it was left out
 
 
 def _is_run(path):
     return osp.isfile(osp.join(path, TEST_FILE)) or bool(
-        glob.glob(osp.join(path, "*", "vis_data", "scalars.json")))
+        glob.glob(osp.join(path, "*", "vis_data", "scalars.json"))
+    )
 
 
 def find_runs(spec: str):
@@ -48,8 +50,11 @@ def find_runs(spec: str):
         if _is_run(path):
             runs.append(path)
         else:
-            runs += [sub for sub in sorted(glob.glob(osp.join(path, "*"))) if osp.isdir(sub)
-                     and (_is_run(sub) or osp.basename(sub).startswith("run_"))]
+            runs += [
+                sub
+                for sub in sorted(glob.glob(osp.join(path, "*")))
+                if osp.isdir(sub) and (_is_run(sub) or osp.basename(sub).startswith("run_"))
+            ]
     return runs
 
 
@@ -66,8 +71,7 @@ def _evaluations(scalars_path):
     return records
 
 
-def read_run(path: str, select: str = "last", source: str = "auto",
-             best_key: str = None) -> dict:
+def read_run(path: str, select: str = "last", source: str = "auto", best_key: str = None) -> dict:
     """Metrics of one run. ``source``: ``test`` (test_metrics.json), ``val`` (the latest
     timestamp's scalars.json; ``select`` = ``last`` evaluation or ``best`` by ``best_key``),
     or ``auto`` (test when present). Raises ValueError saying what is missing."""
@@ -90,8 +94,9 @@ def read_run(path: str, select: str = "last", source: str = "auto",
         if key is None or not all(key in r for r in records):
             raise ValueError(f"cannot pick the best evaluation: key {key!r} missing")
         record = max(records, key=lambda r: r[key])
-    return {_neutral(k): float(v) for k, v in record.items()
-            if "/" in k and isinstance(v, (int, float))}
+    return {
+        _neutral(k): float(v) for k, v in record.items() if "/" in k and isinstance(v, (int, float))
+    }
 
 
 def load_group(name: str, specs, **read_kwargs) -> Group:
@@ -108,8 +113,7 @@ def load_group(name: str, specs, **read_kwargs) -> Group:
     return group
 
 
-def bootstrap_mean_difference(a, b, resamples: int = 10000, seed: int = 0,
-                              level: float = 0.95):
+def bootstrap_mean_difference(a, b, resamples: int = 10000, seed: int = 0, level: float = 0.95):
     """Percentile bootstrap CI of ``mean(b) - mean(a)``: each group resampled with replacement,
     ``resamples`` times, from ``numpy.random.default_rng(seed)``."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
@@ -148,13 +152,21 @@ def compare_pair(a, b, seed: int = 0, resamples: int = 10000) -> dict:
     ks = ks_2samp(a, b)
     mw = mannwhitneyu(b, a, alternative="two-sided")
     low, high = bootstrap_mean_difference(a, b, resamples, seed)
-    return dict(difference=float(np.mean(b) - np.mean(a)), ci_low=low, ci_high=high,
-                ks_d=float(ks.statistic), ks_p=float(ks.pvalue),
-                mw_u=float(mw.statistic), mw_p=float(mw.pvalue), cliffs_delta=cliffs_delta(a, b))
+    return dict(
+        difference=float(np.mean(b) - np.mean(a)),
+        ci_low=low,
+        ci_high=high,
+        ks_d=float(ks.statistic),
+        ks_p=float(ks.pvalue),
+        mw_u=float(mw.statistic),
+        mw_p=float(mw.pvalue),
+        cliffs_delta=cliffs_delta(a, b),
+    )
 
 
-def summarize(groups, metrics=None, baseline=None, seed: int = 0, resamples: int = 10000,
-              pairs=None):
+def summarize(
+    groups, metrics=None, baseline=None, seed: int = 0, resamples: int = 10000, pairs=None
+):
     """Per-group statistics and pairwise tests for each metric.
 
     Returns ``(stats, tests)``: stats rows ``(metric, group, mean, std, best, count)`` with the
@@ -175,19 +187,36 @@ def summarize(groups, metrics=None, baseline=None, seed: int = 0, resamples: int
             values = np.array([v[metric] for v in group.runs.values() if metric in v])
             samples[group.name] = values
             if values.size:
-                stats.append((metric, group.name, float(values.mean()),
-                              float(values.std(ddof=1)) if values.size > 1 else float("nan"),
-                              float(values.max()), int(values.size)))
+                stats.append(
+                    (
+                        metric,
+                        group.name,
+                        float(values.mean()),
+                        float(values.std(ddof=1)) if values.size > 1 else float("nan"),
+                        float(values.max()),
+                        int(values.size),
+                    )
+                )
         names = [g.name for g in groups]
-        tested = (pairs if pairs is not None else
-                  [(baseline, n) for n in names if n != baseline] if baseline
-                  else list(combinations(names, 2)))
+        tested = (
+            pairs
+            if pairs is not None
+            else [(baseline, n) for n in names if n != baseline]
+            if baseline
+            else list(combinations(names, 2))
+        )
         for a, b in tested:
             if a not in samples or b not in samples:
                 continue
             if samples[a].size >= 2 and samples[b].size >= 2:
-                tests.append(dict(metric=metric, a=a, b=b,
-                                  **compare_pair(samples[a], samples[b], seed, resamples)))
+                tests.append(
+                    dict(
+                        metric=metric,
+                        a=a,
+                        b=b,
+                        **compare_pair(samples[a], samples[b], seed, resamples),
+                    )
+                )
     for key in ("ks_p", "mw_p"):
         for test, adjusted in zip(tests, holm([t[key] for t in tests])):
             test[f"{key}_holm"] = float(adjusted)
@@ -197,8 +226,10 @@ def summarize(groups, metrics=None, baseline=None, seed: int = 0, resamples: int
 def plot_ecdfs(groups, metrics, path):
     """One panel per metric: the empirical CDF of the per-run values of each group (PNG)."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     columns = min(4, len(metrics))
     rows = math.ceil(len(metrics) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
@@ -206,13 +237,16 @@ def plot_ecdfs(groups, metrics, path):
         for group in groups:
             values = np.sort([v[metric] for v in group.runs.values() if metric in v])
             if values.size:
-                axis.step(np.concatenate([[values[0]], values]),
-                          np.arange(values.size + 1) / values.size, where="post",
-                          label=f"{group.name} (n={values.size})")
+                axis.step(
+                    np.concatenate([[values[0]], values]),
+                    np.arange(values.size + 1) / values.size,
+                    where="post",
+                    label=f"{group.name} (n={values.size})",
+                )
         axis.set_title(metric, fontsize=9)
         axis.set_ylim(0, 1.05)
         axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(metrics):]:
+    for axis in list(axes.flat)[len(metrics) :]:
         axis.axis("off")
     axes.flat[0].legend(fontsize=8)
     figure.suptitle("ECDF of the per-run values")

@@ -5,23 +5,52 @@ anatomy (head: falx cerebri, cerebellum, thalamus, CSP; abdomen: umbilical vein,
 heart). Spine is in more images than abdomen in the paper, so the extra spines make up
 spine-only views. Per-class image counts scale with ``num_images`` from the paper's N = 1237.
 """
+
 import json
 import os
 import os.path as osp
 
 import numpy as np
 
-FETAL_CLASSES = ("head", "abdomen", "femur", "falx", "cerebellum", "thalamus", "CSP",
-                 "umbilical vein", "stomach", "spine", "heart")
+FETAL_CLASSES = (
+    "head",
+    "abdomen",
+    "femur",
+    "falx",
+    "cerebellum",
+    "thalamus",
+    "CSP",
+    "umbilical vein",
+    "stomach",
+    "spine",
+    "heart",
+)
 #: Images containing each class in the paper's Table 1 (N = 1237).
-PAPER_TABLE1 = {"head": 579, "abdomen": 327, "femur": 303, "falx": 523, "thalamus": 408,
-                "spine": 349, "CSP": 284, "stomach": 279, "umbilical vein": 239,
-                "cerebellum": 114, "heart": 36}
+PAPER_TABLE1 = {
+    "head": 579,
+    "abdomen": 327,
+    "femur": 303,
+    "falx": 523,
+    "thalamus": 408,
+    "spine": 349,
+    "CSP": 284,
+    "stomach": 279,
+    "umbilical vein": 239,
+    "cerebellum": 114,
+    "heart": 36,
+}
 PAPER_NUM_IMAGES = 1237
 #: Main anatomy of each sub-anatomy (used to group classes in plots).
-HIERARCHY = {"falx": "head", "cerebellum": "head", "thalamus": "head", "CSP": "head",
-             "umbilical vein": "abdomen", "stomach": "abdomen", "spine": "abdomen",
-             "heart": "abdomen"}
+HIERARCHY = {
+    "falx": "head",
+    "cerebellum": "head",
+    "thalamus": "head",
+    "CSP": "head",
+    "umbilical vein": "abdomen",
+    "stomach": "abdomen",
+    "spine": "abdomen",
+    "heart": "abdomen",
+}
 
 
 def fetal_label_matrix(num_images: int = PAPER_NUM_IMAGES, seed: int = 0) -> np.ndarray:
@@ -30,13 +59,14 @@ def fetal_label_matrix(num_images: int = PAPER_NUM_IMAGES, seed: int = 0) -> np.
         raise ValueError(f"num_images={num_images} is too small to hold every class; use >= 20")
     rng = np.random.default_rng(seed)
     column = {name: i for i, name in enumerate(FETAL_CLASSES)}
-    count = {name: max(1, round(n * num_images / PAPER_NUM_IMAGES))
-             for name, n in PAPER_TABLE1.items()}
+    count = {
+        name: max(1, round(n * num_images / PAPER_NUM_IMAGES)) for name, n in PAPER_TABLE1.items()
+    }
     labels = np.zeros((num_images, len(FETAL_CLASSES)), dtype=np.uint8)
     order = rng.permutation(num_images)
     views, start = {}, 0
     for main in ("head", "abdomen", "femur"):
-        views[main] = order[start:start + count[main]]
+        views[main] = order[start : start + count[main]]
         labels[views[main], column[main]] = 1
         start += count[main]
     others = order[start:]  # neither head, abdomen nor femur
@@ -53,16 +83,29 @@ def fetal_label_matrix(num_images: int = PAPER_NUM_IMAGES, seed: int = 0) -> np.
 
 # Each class is drawn as (shape, intensity): rings, filled ellipses, bars and dot rows, so that
 # a small detector can tell them apart on speckle noise.
-_STYLE = {"head": ("ring", 230), "abdomen": ("ring", 170), "femur": ("bar", 250),
-          "falx": ("line", 255), "cerebellum": ("disk", 60), "thalamus": ("disk", 120),
-          "CSP": ("box", 20), "umbilical vein": ("line", 40), "stomach": ("disk", 10),
-          "spine": ("dots", 255), "heart": ("disk", 200)}
+_STYLE = {
+    "head": ("ring", 230),
+    "abdomen": ("ring", 170),
+    "femur": ("bar", 250),
+    "falx": ("line", 255),
+    "cerebellum": ("disk", 60),
+    "thalamus": ("disk", 120),
+    "CSP": ("box", 20),
+    "umbilical vein": ("line", 40),
+    "stomach": ("disk", 10),
+    "spine": ("dots", 255),
+    "heart": ("disk", 200),
+}
 
 
 def _draw(image, kind, value, box):
     import cv2
+
     x0, y0, x1, y1 = (int(v) for v in box)
-    center, axes = ((x0 + x1) // 2, (y0 + y1) // 2), (max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2))
+    center, axes = (
+        ((x0 + x1) // 2, (y0 + y1) // 2),
+        (max(1, (x1 - x0) // 2), max(1, (y1 - y0) // 2)),
+    )
     if kind == "ring":
         cv2.ellipse(image, center, axes, 0, 0, 360, value, thickness=max(2, axes[0] // 8))
     elif kind == "disk":
@@ -99,13 +142,15 @@ def _boxes_for(row, rng, size):
     return boxes
 
 
-def make_fetal_dataset(out_dir: str, num_train: int = 200, num_val: int = 60,
-                       image_size: int = 128, seed: int = 0) -> dict:
+def make_fetal_dataset(
+    out_dir: str, num_train: int = 200, num_val: int = 60, image_size: int = 128, seed: int = 0
+) -> dict:
     """Write a COCO-format ultrasound-like dataset: ``images/``, ``train.json``, ``val.json``.
 
     Both splits follow the paper's Table 1 class frequencies (scaled). Returns the paths.
     """
     import cv2
+
     if image_size < 32:
         raise ValueError(f"image_size={image_size} is too small; use >= 32 pixels")
     os.makedirs(osp.join(out_dir, "images"), exist_ok=True)
@@ -124,29 +169,44 @@ def make_fetal_dataset(out_dir: str, num_train: int = 200, num_val: int = 60,
                 _draw(image, *_STYLE[name], box)
                 ann_id += 1
                 x0, y0, x1, y1 = box
-                annotations.append({"id": ann_id, "image_id": image_id, "iscrowd": 0,
-                                    "category_id": FETAL_CLASSES.index(name) + 1,
-                                    "bbox": [x0, y0, x1 - x0, y1 - y0],
-                                    "area": (x1 - x0) * (y1 - y0)})
+                annotations.append(
+                    {
+                        "id": ann_id,
+                        "image_id": image_id,
+                        "iscrowd": 0,
+                        "category_id": FETAL_CLASSES.index(name) + 1,
+                        "bbox": [x0, y0, x1 - x0, y1 - y0],
+                        "area": (x1 - x0) * (y1 - y0),
+                    }
+                )
             file_name = f"{split}_{image_id:06d}.png"
             cv2.imwrite(osp.join(out_dir, "images", file_name), image)
-            images.append({"id": image_id, "file_name": file_name,
-                           "width": image_size, "height": image_size})
+            images.append(
+                {"id": image_id, "file_name": file_name, "width": image_size, "height": image_size}
+            )
         paths[split] = osp.join(out_dir, f"{split}.json")
         with open(paths[split], "w") as handle:
-            json.dump({"images": images, "annotations": annotations,
-                       "categories": categories}, handle)
+            json.dump(
+                {"images": images, "annotations": annotations, "categories": categories}, handle
+            )
     return paths
 
 
-def long_tailed_labels(num_images: int, num_classes: int, max_labels: int = 3,
-                       exponent: float = 1.0, seed: int = 0, every_class: bool = False):
+def long_tailed_labels(
+    num_images: int,
+    num_classes: int,
+    max_labels: int = 3,
+    exponent: float = 1.0,
+    seed: int = 0,
+    every_class: bool = False,
+):
     """Sparse (N, C) presence matrix with 1..max_labels classes per image drawn from a Zipf-like
     class distribution (class l has weight 1 / (l + 1)^exponent): a long-tailed label set
     like LVIS or OpenImages, generated in O(nnz). ``every_class``: the first C drawn labels are
     replaced by 0..C-1 so that every class is present (the benchmarks' COCO-size case is
     ``long_tailed_labels(118_000, 80, max_labels=6, exponent=1.1, seed=2, every_class=True)``)."""
     import scipy.sparse as sp
+
     rng = np.random.default_rng(seed)
     per_image = rng.integers(1, max_labels + 1, size=num_images)
     weights = 1.0 / np.arange(1, num_classes + 1) ** exponent
@@ -154,8 +214,9 @@ def long_tailed_labels(num_images: int, num_classes: int, max_labels: int = 3,
     if every_class:
         columns[:num_classes] = np.arange(num_classes)
     indptr = np.concatenate([[0], np.cumsum(per_image)])
-    matrix = sp.csr_matrix((np.ones(columns.size), columns, indptr),
-                           shape=(num_images, num_classes))
+    matrix = sp.csr_matrix(
+        (np.ones(columns.size), columns, indptr), shape=(num_images, num_classes)
+    )
     matrix.sum_duplicates()
     matrix.data[:] = 1.0
     return matrix
@@ -179,6 +240,7 @@ def coco_to_yolo(coco_dir: str, out_dir: str, splits=("train", "val")) -> str:
     YOLO layout: ``images/<split>/``, ``labels/<split>/*.txt`` (``class cx cy w h``,
     normalised) and ``data.yaml``. Returns the path of ``data.yaml``."""
     import shutil
+
     names = None
     for split in splits:
         with open(osp.join(coco_dir, f"{split}.json")) as handle:
@@ -192,13 +254,18 @@ def coco_to_yolo(coco_dir: str, out_dir: str, splits=("train", "val")) -> str:
         for folder in ("images", "labels"):
             os.makedirs(osp.join(out_dir, folder, split), exist_ok=True)
         for image in coco["images"]:
-            shutil.copy(osp.join(coco_dir, "images", image["file_name"]),
-                        osp.join(out_dir, "images", split, image["file_name"]))
+            shutil.copy(
+                osp.join(coco_dir, "images", image["file_name"]),
+                osp.join(out_dir, "images", split, image["file_name"]),
+            )
             width, height = image["width"], image["height"]
-            lines = [f"{column[a['category_id']]} {(a['bbox'][0] + a['bbox'][2] / 2) / width:.6f} "
-                     f"{(a['bbox'][1] + a['bbox'][3] / 2) / height:.6f} "
-                     f"{a['bbox'][2] / width:.6f} {a['bbox'][3] / height:.6f}"
-                     for a in boxes.get(image["id"], []) if not a.get("iscrowd", 0)]
+            lines = [
+                f"{column[a['category_id']]} {(a['bbox'][0] + a['bbox'][2] / 2) / width:.6f} "
+                f"{(a['bbox'][1] + a['bbox'][3] / 2) / height:.6f} "
+                f"{a['bbox'][2] / width:.6f} {a['bbox'][3] / height:.6f}"
+                for a in boxes.get(image["id"], [])
+                if not a.get("iscrowd", 0)
+            ]
             stem = osp.splitext(image["file_name"])[0]
             with open(osp.join(out_dir, "labels", split, stem + ".txt"), "w") as handle:
                 handle.write("\n".join(lines) + ("\n" if lines else ""))

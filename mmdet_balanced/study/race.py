@@ -21,6 +21,7 @@ Resumable: finished runs are skipped and interrupted ones resume from their last
 Runs are trained in rounds (run 0 of every arm, then run 1, ...), so a race stopped early still
 has every arm.
 """
+
 import argparse
 import copy
 import csv
@@ -40,8 +41,7 @@ from .compare import load_group, plot_ecdfs, summarize
 
 FINISHED = "test_metrics.json"
 OURS = ("recommended", "maxmin", "instances")  # compared with every other arm
-DEFAULT_ARMS = ("uniform", "oversampling", "rfs", "classaware", "balanced", "recommended",
-                "maxmin")
+DEFAULT_ARMS = ("uniform", "oversampling", "rfs", "classaware", "balanced", "recommended", "maxmin")
 RECOMMENDED_LAM_SCALE = 0.4042  # the paper's lam = 500 at N = 1237, as a share of N
 
 
@@ -50,6 +50,7 @@ class DatasetStats:
     """What the arm rules read from the training set: class names, the number of distinct
     images holding each class, of images in all, and (for IRFS) each class's
     ``sqrt(f_img * f_box)``."""
+
     classes: tuple
     image_counts: np.ndarray
     num_images: int
@@ -59,6 +60,7 @@ class DatasetStats:
 @dataclass
 class Arm:
     """One arm: its train sampler, an optional dataset wrapper, and the rule in words."""
+
     name: str
     sampler: dict
     setting: str
@@ -71,9 +73,11 @@ ARM_RULES: dict = {}
 
 def register_arm(name: str):
     """Decorator adding ``rule(stats) -> Arm`` to the arms ``--arms`` accepts."""
+
     def add(rule: Callable[[DatasetStats], Arm]):
         ARM_RULES[name] = rule
         return rule
+
     return add
 
 
@@ -91,8 +95,7 @@ def paper_oversampling_factors(stats: DatasetStats) -> dict:
     if not rare.any():
         return {}
     level = float(counts[present & ~rare].min())
-    return {stats.classes[c]: max(1, int(round(level / counts[c])))
-            for c in np.flatnonzero(rare)}
+    return {stats.classes[c]: max(1, int(round(level / counts[c]))) for c in np.flatnonzero(rare)}
 
 
 def rfs_threshold(stats: DatasetStats) -> float:
@@ -109,35 +112,50 @@ def _balanced(name, setting, **kwargs):
 
 @register_arm("uniform")
 def _uniform(stats):
-    return Arm("uniform", dict(type="DefaultSampler", shuffle=True),
-               "MMEngine's DefaultSampler: every image once per epoch, shuffled")
+    return Arm(
+        "uniform",
+        dict(type="DefaultSampler", shuffle=True),
+        "MMEngine's DefaultSampler: every image once per epoch, shuffled",
+    )
 
 
 @register_arm("oversampling")
 def _oversampling(stats):
     factors = paper_oversampling_factors(stats)
     if not factors:
-        return Arm("oversampling", dict(type="DefaultSampler", shuffle=True),
-                   "the paper's oversampling: no class is rare by its rule (every class in at "
-                   "least half as many images as the median class), so every image once",
-                   facts=dict(factors={}))
-    return Arm("oversampling", dict(type="OversamplingSampler", factors=factors),
-               f"the paper's oversampling: images of each rare class (< half the median class's "
-               f"image count) repeated to the level of the next class, factors {factors}",
-               facts=dict(factors=factors))
+        return Arm(
+            "oversampling",
+            dict(type="DefaultSampler", shuffle=True),
+            "the paper's oversampling: no class is rare by its rule (every class in at "
+            "least half as many images as the median class), so every image once",
+            facts=dict(factors={}),
+        )
+    return Arm(
+        "oversampling",
+        dict(type="OversamplingSampler", factors=factors),
+        f"the paper's oversampling: images of each rare class (< half the median class's "
+        f"image count) repeated to the level of the next class, factors {factors}",
+        facts=dict(factors=factors),
+    )
 
 
 @register_arm("rfs")
 def _rfs(stats):
     threshold = rfs_threshold(stats)
     frequencies = np.asarray(stats.image_counts, dtype=float) / max(stats.num_images, 1)
-    factors = {name: round(max(1.0, float(np.sqrt(threshold / f))), 3)
-               for name, f in zip(stats.classes, frequencies) if f > 0}
-    return Arm("rfs", dict(type="DefaultSampler", shuffle=True),
-               f"repeat factor sampling (MMEngine's ClassBalancedDataset), oversample_thr = the "
-               f"median class image frequency = {threshold:.4f}; class factors {factors}",
-               dataset_wrapper=dict(type="ClassBalancedDataset", oversample_thr=threshold),
-               facts=dict(oversample_thr=threshold, class_factors=factors))
+    factors = {
+        name: round(max(1.0, float(np.sqrt(threshold / f))), 3)
+        for name, f in zip(stats.classes, frequencies)
+        if f > 0
+    }
+    return Arm(
+        "rfs",
+        dict(type="DefaultSampler", shuffle=True),
+        f"repeat factor sampling (MMEngine's ClassBalancedDataset), oversample_thr = the "
+        f"median class image frequency = {threshold:.4f}; class factors {factors}",
+        dataset_wrapper=dict(type="ClassBalancedDataset", oversample_thr=threshold),
+        facts=dict(oversample_thr=threshold, class_factors=factors),
+    )
 
 
 @register_arm("irfs")
@@ -146,61 +164,90 @@ def _irfs(stats):
         raise ValueError("the irfs arm needs box counts (DatasetStats.instance_frequency)")
     frequency = np.asarray(stats.instance_frequency, dtype=float)
     threshold = float(np.median(frequency[frequency > 0]))
-    factors = {name: round(max(1.0, float(np.sqrt(threshold / f))), 3)
-               for name, f in zip(stats.classes, frequency) if f > 0}
-    return Arm("irfs", dict(type="DefaultSampler", shuffle=True),
-               f"instance-aware repeat factors (IRFS, InstanceBalancedDataset), oversample_thr "
-               f"= the median class sqrt(f_img f_box) = {threshold:.4f}; class factors "
-               f"{factors}",
-               dataset_wrapper=dict(type="InstanceBalancedDataset", oversample_thr=threshold),
-               facts=dict(oversample_thr=threshold, class_factors=factors))
+    factors = {
+        name: round(max(1.0, float(np.sqrt(threshold / f))), 3)
+        for name, f in zip(stats.classes, frequency)
+        if f > 0
+    }
+    return Arm(
+        "irfs",
+        dict(type="DefaultSampler", shuffle=True),
+        f"instance-aware repeat factors (IRFS, InstanceBalancedDataset), oversample_thr "
+        f"= the median class sqrt(f_img f_box) = {threshold:.4f}; class factors "
+        f"{factors}",
+        dataset_wrapper=dict(type="InstanceBalancedDataset", oversample_thr=threshold),
+        facts=dict(oversample_thr=threshold, class_factors=factors),
+    )
 
 
 @register_arm("classaware")
 def _classaware(stats):
-    return Arm("classaware", dict(type="ClassAwareSampler", num_sample_class=1),
-               "MMDetection's ClassAwareSampler (a class uniformly, then an image of it)")
+    return Arm(
+        "classaware",
+        dict(type="ClassAwareSampler", num_sample_class=1),
+        "MMDetection's ClassAwareSampler (a class uniformly, then an image of it)",
+    )
 
 
 @register_arm("balanced")
 def _paper(stats):
-    return _balanced("balanced", "the paper: BalancedQPSampler, alpha_factor 0.5, lam 500, "
-                     "i.i.d. draws", lam=500.0, draw="iid")
+    return _balanced(
+        "balanced",
+        "the paper: BalancedQPSampler, alpha_factor 0.5, lam 500, i.i.d. draws",
+        lam=500.0,
+        draw="iid",
+    )
 
 
 @register_arm("recommended")
 def _recommended(stats):
-    return _balanced("recommended", f"BalancedQPSampler, lam_scale {RECOMMENDED_LAM_SCALE} "
-                     "(lam = 0.4042 N), systematic draws",
-                     lam_scale=RECOMMENDED_LAM_SCALE, draw="systematic")
+    return _balanced(
+        "recommended",
+        f"BalancedQPSampler, lam_scale {RECOMMENDED_LAM_SCALE} (lam = 0.4042 N), systematic draws",
+        lam_scale=RECOMMENDED_LAM_SCALE,
+        draw="systematic",
+    )
 
 
 @register_arm("recommended_iid")
 def _recommended_iid(stats):
-    return _balanced("recommended_iid", f"BalancedQPSampler, lam_scale {RECOMMENDED_LAM_SCALE}, "
-                     "i.i.d. draws", lam_scale=RECOMMENDED_LAM_SCALE, draw="iid")
+    return _balanced(
+        "recommended_iid",
+        f"BalancedQPSampler, lam_scale {RECOMMENDED_LAM_SCALE}, i.i.d. draws",
+        lam_scale=RECOMMENDED_LAM_SCALE,
+        draw="iid",
+    )
 
 
 @register_arm("maxmin")
 def _maxmin(stats):
-    return _balanced("maxmin", f"BalancedQPSampler, lam_scale {RECOMMENDED_LAM_SCALE}, "
-                     "systematic draws, objective='maxmin'",
-                     lam_scale=RECOMMENDED_LAM_SCALE, draw="systematic", objective="maxmin")
+    return _balanced(
+        "maxmin",
+        f"BalancedQPSampler, lam_scale {RECOMMENDED_LAM_SCALE}, "
+        "systematic draws, objective='maxmin'",
+        lam_scale=RECOMMENDED_LAM_SCALE,
+        draw="systematic",
+        objective="maxmin",
+    )
 
 
 @register_arm("instances")
 def _instances(stats):
-    return _balanced("instances", f"BalancedQPSampler, count='instances' (box counts), "
-                     f"lam_scale {RECOMMENDED_LAM_SCALE}, systematic draws",
-                     lam_scale=RECOMMENDED_LAM_SCALE, draw="systematic", count="instances")
+    return _balanced(
+        "instances",
+        f"BalancedQPSampler, count='instances' (box counts), "
+        f"lam_scale {RECOMMENDED_LAM_SCALE}, systematic draws",
+        lam_scale=RECOMMENDED_LAM_SCALE,
+        draw="systematic",
+        count="instances",
+    )
 
 
 def check_arms(names) -> list:
     names = [n.strip() for n in names if n.strip()]
     unknown = [n for n in names if n not in ARM_RULES]
     if unknown:
-        raise ValueError(f"--arms: unknown arm(s) {unknown}; known arms are "
-                         f"{sorted(ARM_RULES)}")
+        raise ValueError(f"--arms: unknown arm(s) {unknown}; known arms are {sorted(ARM_RULES)}")
     if not names:
         raise ValueError(f"--arms is empty; give some of {sorted(ARM_RULES)}")
     if len(set(names)) != len(names):
@@ -212,14 +259,18 @@ def budget_iterations(images_seen: int, batch_size: int, world_size: int = 1) ->
     """Iterations that feed exactly ``images_seen`` images at ``batch_size`` per rank."""
     global_batch = batch_size * world_size
     if images_seen < global_batch:
-        raise ValueError(f"--images-seen {images_seen} is smaller than one batch per rank "
-                         f"(batch_size {batch_size} x {world_size} ranks); use at least "
-                         f"{global_batch}")
+        raise ValueError(
+            f"--images-seen {images_seen} is smaller than one batch per rank "
+            f"(batch_size {batch_size} x {world_size} ranks); use at least "
+            f"{global_batch}"
+        )
     if images_seen % global_batch:
         low = images_seen // global_batch * global_batch
-        raise ValueError(f"--images-seen {images_seen} is not a multiple of the global batch "
-                         f"({batch_size} x {world_size} ranks = {global_batch}); the nearest "
-                         f"valid values are {low} and {low + global_batch}")
+        raise ValueError(
+            f"--images-seen {images_seen} is not a multiple of the global batch "
+            f"({batch_size} x {world_size} ranks = {global_batch}); the nearest "
+            f"valid values are {low} and {low + global_batch}"
+        )
     return images_seen // global_batch
 
 
@@ -233,15 +284,19 @@ def parse_budgets(text: str, num_images: int, global_batch: int) -> list:
         if item.endswith("ep"):
             images = int(float(item[:-2]) * num_images) // global_batch * global_batch
             if images < global_batch:
-                raise ValueError(f"--images-seen {item}: {item[:-2]} epochs of {num_images} "
-                                 f"images is less than one global batch ({global_batch})")
+                raise ValueError(
+                    f"--images-seen {item}: {item[:-2]} epochs of {num_images} "
+                    f"images is less than one global batch ({global_batch})"
+                )
             budgets.append(images)
         else:
             try:
                 budgets.append(int(item))
             except ValueError:
-                raise ValueError(f"--images-seen takes image counts or epochs such as 20ep, "
-                                 f"comma-separated; got {item!r}") from None
+                raise ValueError(
+                    f"--images-seen takes image counts or epochs such as 20ep, "
+                    f"comma-separated; got {item!r}"
+                ) from None
     if not budgets:
         raise ValueError("--images-seen is empty")
     return budgets
@@ -257,8 +312,9 @@ def _scheduler_on_budget(scheduler: dict, scale: float, max_iters: int) -> dict:
         if key in scheduler and scheduler[key] is not None and scheduler[key] < 1e9:
             scheduler[key] = min(max_iters, int(round(scheduler[key] * factor)))
     if "milestones" in scheduler:
-        scheduler["milestones"] = [min(max_iters, int(round(m * factor)))
-                                   for m in scheduler["milestones"]]
+        scheduler["milestones"] = [
+            min(max_iters, int(round(m * factor))) for m in scheduler["milestones"]
+        ]
     scheduler["by_epoch"] = False
     return scheduler
 
@@ -284,12 +340,18 @@ def arm_config(cfg, arm: Arm, max_iters: int):
     iter_scale = 1.0 if "max_epochs" in train_cfg else scale
     cfg.param_scheduler = [
         _scheduler_on_budget(s, scale if s.get("by_epoch", True) else iter_scale, max_iters)
-        for s in schedulers]
+        for s in schedulers
+    ]
     cfg.train_cfg = dict(type="IterBasedTrainLoop", max_iters=max_iters)
     cfg.val_dataloader, cfg.val_cfg, cfg.val_evaluator = None, None, None
     hooks = cfg.get("default_hooks") or {}
-    hooks["checkpoint"] = dict(type="CheckpointHook", by_epoch=False, max_keep_ckpts=1,
-                               interval=max(50, -(-max_iters // 10)), save_last=True)
+    hooks["checkpoint"] = dict(
+        type="CheckpointHook",
+        by_epoch=False,
+        max_keep_ckpts=1,
+        interval=max(50, -(-max_iters // 10)),
+        save_last=True,
+    )
     hooks["logger"] = dict(type="LoggerHook", interval=50)
     cfg.default_hooks = hooks
     cfg.log_processor = dict(type="LogProcessor", window_size=50, by_epoch=False)
@@ -301,26 +363,31 @@ def arm_config(cfg, arm: Arm, max_iters: int):
         cfg.test_evaluator = dict(evaluator, iou_thrs=thresholds)
     imports = list((cfg.get("custom_imports") or {}).get("imports", []))
     if "mmdet_balanced" not in imports:
-        cfg.custom_imports = dict(imports=imports + ["mmdet_balanced"],
-                                  allow_failed_imports=False)
+        cfg.custom_imports = dict(imports=imports + ["mmdet_balanced"], allow_failed_imports=False)
     return cfg
 
 
 def dataset_stats(cfg) -> DatasetStats:
     """Class names and per-class image counts of the config's training set (distinct images:
     RepeatDataset copies are not counted)."""
+    from mmdet.registry import DATASETS
     from mmengine.registry import init_default_scope
 
     import mmdet_balanced  # noqa: F401  (registers the plugin's components)
-    from mmdet.registry import DATASETS
+
     from ..core.repeat_factors import instance_class_frequency
     from ..mmdetection.labels import dataset_classes, distinct_label_matrix
+
     init_default_scope(cfg.get("default_scope", "mmdet"))
     dataset = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
     boxes = distinct_label_matrix(dataset, count="instances")
     counts = np.asarray((boxes > 0).sum(axis=0)).ravel()
-    return DatasetStats(dataset_classes(dataset), counts, boxes.shape[0],
-                        instance_class_frequency(boxes) if boxes.nnz else None)
+    return DatasetStats(
+        dataset_classes(dataset),
+        counts,
+        boxes.shape[0],
+        instance_class_frequency(boxes) if boxes.nnz else None,
+    )
 
 
 def _world_size(args) -> int:
@@ -328,16 +395,23 @@ def _world_size(args) -> int:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("config", help="an MMDetection config (the arms are generated from it)")
-    parser.add_argument("--arms", default=",".join(DEFAULT_ARMS),
-                        help=f"comma-separated arms (default {','.join(DEFAULT_ARMS)})")
+    parser.add_argument(
+        "--arms",
+        default=",".join(DEFAULT_ARMS),
+        help=f"comma-separated arms (default {','.join(DEFAULT_ARMS)})",
+    )
     parser.add_argument("--runs", type=int, required=True, help="runs (seeds) per arm")
-    parser.add_argument("--images-seen", required=True,
-                        help="images each run trains on (iterations x batch x ranks), or "
-                        "epochs' worth such as 40ep; several (comma-separated) make a "
-                        "learning curve")
+    parser.add_argument(
+        "--images-seen",
+        required=True,
+        help="images each run trains on (iterations x batch x ranks), or "
+        "epochs' worth such as 40ep; several (comma-separated) make a "
+        "learning curve",
+    )
     parser.add_argument("--work-dir", help="default work_dirs/race/<config name>")
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once")
     parser.add_argument("--threads", type=int, help="CPU threads per run (default cores//jobs)")
@@ -345,13 +419,23 @@ def parse_args(argv=None):
     parser.add_argument("--seed-base", type=int, default=0, help="run k uses seed-base + k")
     parser.add_argument("--launcher", choices=["none", "pytorch"], default="none")
     parser.add_argument("--nproc", type=int, default=1, help="ranks per run (--launcher pytorch)")
-    parser.add_argument("--cfg-options", nargs="+", default=[],
-                        help="config overrides (key=value) applied before the arms")
-    parser.add_argument("--dry-run", action="store_true",
-                        help="write the arms' configs and arms.json, train nothing")
-    parser.add_argument("--collect-to", metavar="DIR",
-                        help="at the end, copy the results worth committing (settings, configs, "
-                        "finished runs' metrics and logs, tables, figures; no checkpoints) to DIR")
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        default=[],
+        help="config overrides (key=value) applied before the arms",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write the arms' configs and arms.json, train nothing",
+    )
+    parser.add_argument(
+        "--collect-to",
+        metavar="DIR",
+        help="at the end, copy the results worth committing (settings, configs, "
+        "finished runs' metrics and logs, tables, figures; no checkpoints) to DIR",
+    )
     args = parser.parse_args(argv)
     try:
         args.arms = check_arms(args.arms.split(","))
@@ -367,6 +451,7 @@ def parse_args(argv=None):
 
 def load_config(path, cfg_options):
     from mmengine.config import Config, DictAction
+
     cfg = Config.fromfile(path)
     if cfg_options:
         action = DictAction(option_strings=[], dest="cfg_options")
@@ -391,24 +476,47 @@ def prepare(args, images_seen: int, work_dir: str, cfg, stats) -> dict:
         paths[name] = path
         record[name] = dict(asdict(arm), config=path)
         print(f"[race] {name:>16}: {arm.setting}", flush=True)
-    record = dict(config=args.config, cfg_options=args.cfg_options, images_seen=images_seen,
-                  batch_size=batch, ranks=_world_size(args), max_iters=max_iters,
-                  train_images=stats.num_images, epochs_equivalent=images_seen / stats.num_images,
-                  class_image_counts=dict(zip(stats.classes, map(int, stats.image_counts))),
-                  arms=record)
+    record = dict(
+        config=args.config,
+        cfg_options=args.cfg_options,
+        images_seen=images_seen,
+        batch_size=batch,
+        ranks=_world_size(args),
+        max_iters=max_iters,
+        train_images=stats.num_images,
+        epochs_equivalent=images_seen / stats.num_images,
+        class_image_counts=dict(zip(stats.classes, map(int, stats.image_counts))),
+        arms=record,
+    )
     with open(osp.join(work_dir, "arms.json"), "w") as handle:
         json.dump(record, handle, indent=1)
-    print(f"[race] budget: {images_seen} images seen = {max_iters} iterations x {batch} x "
-          f"{_world_size(args)} rank(s) ({images_seen / stats.num_images:.1f} epochs of "
-          f"{stats.num_images} images); arms written to {work_dir}/arms.json", flush=True)
+    print(
+        f"[race] budget: {images_seen} images seen = {max_iters} iterations x {batch} x "
+        f"{_world_size(args)} rank(s) ({images_seen / stats.num_images:.1f} epochs of "
+        f"{stats.num_images} images); arms written to {work_dir}/arms.json",
+        flush=True,
+    )
     return paths
 
 
 def _run_args(args, config_path, arm_dir):
     from .repeats import parse_args as repeats_args
-    argv = [config_path, "--runs", str(args.runs), "--work-dir", arm_dir,
-            "--seed-base", str(args.seed_base), "--jobs", str(args.jobs),
-            "--launcher", args.launcher, "--nproc", str(args.nproc)]
+
+    argv = [
+        config_path,
+        "--runs",
+        str(args.runs),
+        "--work-dir",
+        arm_dir,
+        "--seed-base",
+        str(args.seed_base),
+        "--jobs",
+        str(args.jobs),
+        "--launcher",
+        args.launcher,
+        "--nproc",
+        str(args.nproc),
+    ]
     if args.threads:
         argv += ["--threads", str(args.threads)]
     if args.gpus:
@@ -420,6 +528,7 @@ def train_all(args, plan) -> list:
     """Train the pending runs of ``plan`` (``[(label, config, arm_dir)]``) in rounds; return
     the runs that failed. Prints one line per run with elapsed time and ETA."""
     from .repeats import run_command, run_environment
+
     queue = []
     for k in range(args.runs):
         for label, config_path, arm_dir in plan:
@@ -427,8 +536,11 @@ def train_all(args, plan) -> list:
             if not osp.exists(osp.join(run_dir, FINISHED)):
                 queue.append((k, label, config_path, arm_dir, run_dir))
     total = len(plan) * args.runs
-    print(f"[race] {total - len(queue)}/{total} runs finished before; {len(queue)} to train "
-          f"({args.jobs} at once)", flush=True)
+    print(
+        f"[race] {total - len(queue)}/{total} runs finished before; {len(queue)} to train "
+        f"({args.jobs} at once)",
+        flush=True,
+    )
     start, finished, failed = time.perf_counter(), 0, []
     slots = list(range(args.jobs))
 
@@ -439,13 +551,19 @@ def train_all(args, plan) -> list:
             run_args = _run_args(args, config_path, arm_dir)
             os.makedirs(run_dir, exist_ok=True)
             resumed = osp.exists(osp.join(run_dir, "last_checkpoint"))
-            print(f"[race] {label} run {k} (seed {args.seed_base + k}) "
-                  f"{'resumed' if resumed else 'started'} -> {run_dir}", flush=True)
+            print(
+                f"[race] {label} run {k} (seed {args.seed_base + k}) "
+                f"{'resumed' if resumed else 'started'} -> {run_dir}",
+                flush=True,
+            )
             began = time.perf_counter()
             with open(osp.join(run_dir, "race.log"), "a") as log:
-                code = subprocess.run(run_command(run_args, k, run_dir),
-                                      env=run_environment(run_args, slot), stdout=log,
-                                      stderr=subprocess.STDOUT).returncode
+                code = subprocess.run(
+                    run_command(run_args, k, run_dir),
+                    env=run_environment(run_args, slot),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                ).returncode
             return item, code, time.perf_counter() - began
         finally:
             slots.append(slot)
@@ -456,15 +574,21 @@ def train_all(args, plan) -> list:
             (k, label, _, _, run_dir), code, seconds = future.result()
             if code != 0:
                 failed.append(run_dir)
-                print(f"[race] {label} run {k} FAILED (exit {code}; see {run_dir}/race.log); "
-                      "rerun the same command to resume it", flush=True)
+                print(
+                    f"[race] {label} run {k} FAILED (exit {code}; see {run_dir}/race.log); "
+                    "rerun the same command to resume it",
+                    flush=True,
+                )
                 continue
             finished += 1
             elapsed = time.perf_counter() - start
             left = len(queue) - finished - len(failed)
-            print(f"[race] {label} run {k} done in {seconds:.0f} s; {finished}/{len(queue)} "
-                  f"this session, elapsed {elapsed / 60:.1f} min, ETA "
-                  f"{elapsed / finished * left / 60:.1f} min", flush=True)
+            print(
+                f"[race] {label} run {k} done in {seconds:.0f} s; {finished}/{len(queue)} "
+                f"this session, elapsed {elapsed / 60:.1f} min, ETA "
+                f"{elapsed / finished * left / 60:.1f} min",
+                flush=True,
+            )
     return failed
 
 
@@ -474,7 +598,7 @@ def add_worst_class(group, prefix="class_ap/"):
         by_thr = {}
         for key, value in metrics.items():
             if key.startswith(prefix + "AP@"):
-                thr = key[len(prefix) + 3:].split("/", 1)[0]
+                thr = key[len(prefix) + 3 :].split("/", 1)[0]
                 by_thr.setdefault(thr, []).append(value)
         for thr, values in by_thr.items():
             metrics[f"{prefix}worst_AP@{thr}"] = float(min(values))
@@ -491,35 +615,61 @@ def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None):
     names = [g.name for g in groups]
     ours = [n for n in OURS if n in names]
     pairs = [(peer, mine) for mine in ours for peer in names if peer not in OURS]
-    pairs += [(a, b) for i, a in enumerate(ours) for b in ours[i + 1:]]
-    metrics = sorted({k for g in groups for v in g.runs.values() for k in v
-                      if k.startswith("class_ap/") and k != "class_ap/mAP"})
+    pairs += [(a, b) for i, a in enumerate(ours) for b in ours[i + 1 :]]
+    metrics = sorted(
+        {
+            k
+            for g in groups
+            for v in g.runs.values()
+            for k in v
+            if k.startswith("class_ap/") and k != "class_ap/mAP"
+        }
+    )
     stats, tests = summarize(groups, metrics=metrics, pairs=pairs)
     table = {(m, g): (mean, std, n) for m, g, mean, std, _, n in stats}
-    lines = [f"# Race verdict ({', '.join(f'{g.name} n={len(g.runs)}' for g in groups)})", "",
-             "Per arm: mean ± run-to-run std (sample std) of the test metrics.", "",
-             "| metric | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines = [
+        f"# Race verdict ({', '.join(f'{g.name} n={len(g.runs)}' for g in groups)})",
+        "",
+        "Per arm: mean ± run-to-run std (sample std) of the test metrics.",
+        "",
+        "| metric | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
     for metric in metrics:
         cells = []
         for name in names:
             mean, std, n = table.get((metric, name), (float("nan"),) * 3)
             cells.append(f"{mean:.3f} ± {std:.3f}" if n == n else "")
         lines.append(f"| {metric.replace('class_ap/', '')} | " + " | ".join(cells) + " |")
-    lines += ["", "Tests (difference = second arm - first arm; Holm over all "
-              f"{len(tests)} tests of this table; p < 0.05 after Holm in bold):", "",
-              "| metric | arms | difference [95% CI] | KS p (Holm) | MW p (Holm) | Cliff's δ |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Tests (difference = second arm - first arm; Holm over all "
+        f"{len(tests)} tests of this table; p < 0.05 after Holm in bold):",
+        "",
+        "| metric | arms | difference [95% CI] | KS p (Holm) | MW p (Holm) | Cliff's δ |",
+        "|---|---|---|---|---|---|",
+    ]
     for t in tests:
         bold = "**" if min(t["ks_p_holm"], t["mw_p_holm"]) < 0.05 else ""
-        lines.append(f"| {t['metric'].replace('class_ap/', '')} | {t['b']} vs {t['a']} | "
-                     f"{bold}{t['difference']:+.3f}{bold} [{t['ci_low']:+.3f}, "
-                     f"{t['ci_high']:+.3f}] | {t['ks_p']:.3g} ({t['ks_p_holm']:.3g}) | "
-                     f"{t['mw_p']:.3g} ({t['mw_p_holm']:.3g}) | {t['cliffs_delta']:+.2f} |")
+        lines.append(
+            f"| {t['metric'].replace('class_ap/', '')} | {t['b']} vs {t['a']} | "
+            f"{bold}{t['difference']:+.3f}{bold} [{t['ci_low']:+.3f}, "
+            f"{t['ci_high']:+.3f}] | {t['ks_p']:.3g} ({t['ks_p_holm']:.3g}) | "
+            f"{t['mw_p']:.3g} ({t['mw_p_holm']:.3g}) | {t['cliffs_delta']:+.2f} |"
+        )
     text = "\n".join(lines) + "\n"
-    headline = "\n".join(line for line in lines if not line.startswith("| ")
-                         or line.startswith(("| metric", "|---")) or "| mAP@0.5 |" in line
-                         or "| worst_AP@0.5 |" in line or line.split(" | ")[0][2:] in
-                         ("mAP@0.2", "mAP@0.4", "mAP@0.5", "worst_AP@0.5")) + "\n"
+    headline = (
+        "\n".join(
+            line
+            for line in lines
+            if not line.startswith("| ")
+            or line.startswith(("| metric", "|---"))
+            or "| mAP@0.5 |" in line
+            or "| worst_AP@0.5 |" in line
+            or line.split(" | ")[0][2:] in ("mAP@0.2", "mAP@0.4", "mAP@0.5", "worst_AP@0.5")
+        )
+        + "\n"
+    )
     if out_md:
         with open(out_md, "w") as handle:
             handle.write(text)
@@ -529,8 +679,11 @@ def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None):
             writer.writeheader()
             writer.writerows(tests)
     if plot and groups:
-        plot_ecdfs(groups, [m for m in metrics if "/mAP@" in m or "/worst_AP@0.5" in m]
-                   or metrics[:4], plot)
+        plot_ecdfs(
+            groups,
+            [m for m in metrics if "/mAP@" in m or "/worst_AP@0.5" in m] or metrics[:4],
+            plot,
+        )
     return text, headline
 
 
@@ -543,10 +696,15 @@ def learning_curve(work_dir: str, budgets, num_images: int, arm: str = "uniform"
         for run, metrics in sorted(group.runs.items()):
             with open(osp.join(run, FINISHED)) as handle:
                 record = json.load(handle)
-            rows.append(dict(images_seen=images, epochs=images / num_images,
-                             run=osp.basename(run),
-                             distinct_images_seen=record.get("distinct_images_seen"),
-                             **{k.replace("class_ap/", ""): v for k, v in metrics.items()}))
+            rows.append(
+                dict(
+                    images_seen=images,
+                    epochs=images / num_images,
+                    run=osp.basename(run),
+                    distinct_images_seen=record.get("distinct_images_seen"),
+                    **{k.replace("class_ap/", ""): v for k, v in metrics.items()},
+                )
+            )
     if not rows:
         return rows
     keys = list(dict.fromkeys(k for row in rows for k in row))
@@ -555,14 +713,19 @@ def learning_curve(work_dir: str, budgets, num_images: int, arm: str = "uniform"
         writer.writeheader()
         writer.writerows(rows)
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     ap_keys = [k for k in keys if k.startswith("AP@0.5/")]
-    rarest = min(ap_keys, key=lambda k: np.mean([r[k] for r in rows if k in r])) \
-        if ap_keys else None
+    rarest = (
+        min(ap_keys, key=lambda k: np.mean([r[k] for r in rows if k in r])) if ap_keys else None
+    )
     figure, axis = plt.subplots(figsize=(6, 4))
-    for key, label in (("mAP@0.5", "test mAP@0.5"),
-                       (rarest, f"{rarest} (rarest class)" if rarest else None)):
+    for key, label in (
+        ("mAP@0.5", "test mAP@0.5"),
+        (rarest, f"{rarest} (rarest class)" if rarest else None),
+    ):
         if key is None:
             continue
         xs = sorted({r["images_seen"] for r in rows if key in r})
@@ -575,8 +738,9 @@ def learning_curve(work_dir: str, budgets, num_images: int, arm: str = "uniform"
     axis.set_xscale("log")
     axis.set_xlabel(f"images seen (epochs of {num_images} images on the top axis)")
     axis.set_ylabel("AP")
-    top = axis.secondary_xaxis("top", functions=(lambda x: x / num_images,
-                                                 lambda e: e * num_images))
+    top = axis.secondary_xaxis(
+        "top", functions=(lambda x: x / num_images, lambda e: e * num_images)
+    )
     top.set_xlabel("epochs")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
@@ -588,9 +752,18 @@ def learning_curve(work_dir: str, budgets, num_images: int, arm: str = "uniform"
 
 
 #: What a study commits of a race's work dir (no checkpoints, no per-iteration logs).
-KEPT = ("arms.json", "config.py", FINISHED, "race.log", "images_seen.json",
-        "learning_curve.csv", "learning_curve.png", "verdict.md", "verdict.csv",
-        "verdict_ecdf.png")
+KEPT = (
+    "arms.json",
+    "config.py",
+    FINISHED,
+    "race.log",
+    "images_seen.json",
+    "learning_curve.csv",
+    "learning_curve.png",
+    "verdict.md",
+    "verdict.csv",
+    "verdict_ecdf.png",
+)
 
 
 def collect(work_dir: str, out_dir: str) -> int:
@@ -598,6 +771,7 @@ def collect(work_dir: str, out_dir: str) -> int:
     and logs, tables, figures) from ``work_dir`` to ``out_dir``, keeping the layout; only
     finished runs' files are copied. Returns the number of files copied."""
     import shutil
+
     copied = 0
     for root, dirs, names in os.walk(work_dir):
         finished = FINISHED in names
@@ -618,7 +792,8 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config, args.cfg_options)
     work_dir = args.work_dir or osp.join(
-        "work_dirs", "race", osp.splitext(osp.basename(args.config))[0])
+        "work_dirs", "race", osp.splitext(osp.basename(args.config))[0]
+    )
     stats = dataset_stats(cfg)
     global_batch = cfg.train_dataloader.batch_size * _world_size(args)
     try:
@@ -629,8 +804,10 @@ def main(argv=None):
         print(f"race: {error}", file=sys.stderr)
         return 2
     counts = ", ".join(f"{n} {int(c)}" for n, c in zip(stats.classes, stats.image_counts))
-    print(f"[race] {args.config}: {stats.num_images} training images; images per class: "
-          f"{counts}", flush=True)
+    print(
+        f"[race] {args.config}: {stats.num_images} training images; images per class: {counts}",
+        flush=True,
+    )
     curve = len(budgets) > 1
     plan = []
     for images in budgets:
@@ -643,15 +820,24 @@ def main(argv=None):
     failed = train_all(args, plan)
     if curve:
         rows = learning_curve(work_dir, budgets, stats.num_images, args.arms[0])
-        print(f"[race] learning curve: {len(rows)} runs in {work_dir}/learning_curve.csv and "
-              "learning_curve.png", flush=True)
+        print(
+            f"[race] learning curve: {len(rows)} runs in {work_dir}/learning_curve.csv and "
+            "learning_curve.png",
+            flush=True,
+        )
     else:
-        _, headline = verdict(work_dir, args.arms, osp.join(work_dir, "verdict.md"),
-                              osp.join(work_dir, "verdict.csv"),
-                              osp.join(work_dir, "verdict_ecdf.png"))
+        _, headline = verdict(
+            work_dir,
+            args.arms,
+            osp.join(work_dir, "verdict.md"),
+            osp.join(work_dir, "verdict.csv"),
+            osp.join(work_dir, "verdict_ecdf.png"),
+        )
         print(headline)
-        print(f"[race] verdict (every metric and class): {work_dir}/verdict.md, verdict.csv, "
-              "verdict_ecdf.png")
+        print(
+            f"[race] verdict (every metric and class): {work_dir}/verdict.md, verdict.csv, "
+            "verdict_ecdf.png"
+        )
     if args.collect_to:
         print(f"[race] {collect(work_dir, args.collect_to)} files copied to {args.collect_to}")
     if failed:

@@ -20,6 +20,7 @@ A run whose config has :class:`ImagesSeenHook` writes ``images_seen`` and
 ``distinct_images_seen`` (what training fed, summed over ranks) as top-level keys of its
 ``test_metrics.json``.
 """
+
 import argparse
 import json
 import os
@@ -33,26 +34,32 @@ FINISHED = "test_metrics.json"
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("config")
     parser.add_argument("--runs", type=int, required=True, help="number of runs in the series")
     parser.add_argument("--work-dir", required=True, help="the series' directory")
     parser.add_argument("--seed-base", type=int, default=0, help="run k uses seed-base + k")
-    parser.add_argument("--cfg-options", nargs="+", default=[],
-                        help="config overrides (key=value), passed to every run")
-    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"],
-                        default="none")
-    parser.add_argument("--nproc", type=int, default=1,
-                        help="processes per run with --launcher pytorch (GPUs per node)")
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        default=[],
+        help="config overrides (key=value), passed to every run",
+    )
+    parser.add_argument("--launcher", choices=["none", "pytorch", "slurm", "mpi"], default="none")
+    parser.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="processes per run with --launcher pytorch (GPUs per node)",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="runs trained at once (processes)")
-    parser.add_argument("--threads", type=int,
-                        help="CPU threads per run (default: cores // jobs)")
+    parser.add_argument("--threads", type=int, help="CPU threads per run (default: cores // jobs)")
     parser.add_argument("--gpus", help="comma-separated GPU ids shared round robin by the jobs")
     parser.add_argument("--single-run", help=argparse.SUPPRESS)  # internal: one run's dir
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--local_rank", "--local-rank", type=int, default=0,
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--local_rank", "--local-rank", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.single_run is None and args.runs < 1:
         parser.error(f"--runs must be >= 1; got {args.runs}")
@@ -71,13 +78,22 @@ def run_one(args):
     """Train and test one run in this process (rank 0 writes the metrics file)."""
     from mmengine.dist import get_rank
     from mmengine.runner import Runner
+
     from ..mmdetection.images_seen import ImagesSeenHook
-    from ..mmdetection.train import build_config, parse_args as train_args
+    from ..mmdetection.train import build_config
+    from ..mmdetection.train import parse_args as train_args
 
     run_dir = args.single_run
     options = [*args.cfg_options, f"randomness.seed={args.seed}"]
-    train_argv = [args.config, "--work-dir", run_dir, "--launcher", args.launcher,
-                  "--cfg-options", *options]
+    train_argv = [
+        args.config,
+        "--work-dir",
+        run_dir,
+        "--launcher",
+        args.launcher,
+        "--cfg-options",
+        *options,
+    ]
     if osp.exists(osp.join(run_dir, "last_checkpoint")):
         train_argv.append("--resume")  # an interrupted run continues where it stopped
     cfg = build_config(train_args(train_argv))
@@ -86,9 +102,13 @@ def run_one(args):
     seen = [hook.totals() for hook in runner.hooks if isinstance(hook, ImagesSeenHook)]
     metrics = runner.test()
     if get_rank() == 0:
-        record = dict(config=args.config, seed=args.seed, cfg_options=args.cfg_options,
-                      **(seen[0] if seen else {}),
-                      metrics={k: float(v) for k, v in metrics.items()})
+        record = dict(
+            config=args.config,
+            seed=args.seed,
+            cfg_options=args.cfg_options,
+            **(seen[0] if seen else {}),
+            metrics={k: float(v) for k, v in metrics.items()},
+        )
         partial = osp.join(run_dir, FINISHED + ".part")
         with open(partial, "w") as handle:
             json.dump(record, handle, indent=1)
@@ -98,11 +118,28 @@ def run_one(args):
 def run_command(args, k, run_dir):
     launcher = [sys.executable]
     if args.launcher == "pytorch":
-        launcher += ["-m", "torch.distributed.run", f"--nproc_per_node={args.nproc}",
-                     f"--master_port={29500 + k % 1000}"]
-    command = [*launcher, "-m", "mmdet_balanced.study.repeats", args.config, "--runs", str(args.runs),
-               "--work-dir", args.work_dir, "--single-run", run_dir,
-               "--seed", str(args.seed_base + k), "--launcher", args.launcher]
+        launcher += [
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={args.nproc}",
+            f"--master_port={29500 + k % 1000}",
+        ]
+    command = [
+        *launcher,
+        "-m",
+        "mmdet_balanced.study.repeats",
+        args.config,
+        "--runs",
+        str(args.runs),
+        "--work-dir",
+        args.work_dir,
+        "--single-run",
+        run_dir,
+        "--seed",
+        str(args.seed_base + k),
+        "--launcher",
+        args.launcher,
+    ]
     if args.cfg_options:
         command += ["--cfg-options", *args.cfg_options]
     return command
@@ -140,16 +177,19 @@ def main(argv=None):
         slot = free_slots.pop(0)
         try:
             os.makedirs(run_dir, exist_ok=True)
-            print(f"[train_repeats] run {k + 1}/{args.runs} (seed {args.seed_base + k}) -> "
-                  f"{run_dir}", flush=True)
+            print(
+                f"[train_repeats] run {k + 1}/{args.runs} (seed {args.seed_base + k}) -> {run_dir}",
+                flush=True,
+            )
             run_start = time.perf_counter()
             command, env = run_command(args, k, run_dir), run_environment(args, slot)
             if args.jobs == 1:
                 code = subprocess.run(command, env=env).returncode
             else:
                 with open(osp.join(run_dir, "train_repeats.log"), "a") as log:
-                    code = subprocess.run(command, env=env, stdout=log,
-                                          stderr=subprocess.STDOUT).returncode
+                    code = subprocess.run(
+                        command, env=env, stdout=log, stderr=subprocess.STDOUT
+                    ).returncode
             return k, run_dir, code, time.perf_counter() - run_start
         finally:
             free_slots.append(slot)
@@ -161,15 +201,20 @@ def main(argv=None):
             k, run_dir, code, seconds = future.result()
             if code != 0:
                 failed.append(run_dir)
-                print(f"[train_repeats] {run_dir} FAILED (exit {code}); rerun to resume it",
-                      flush=True)
+                print(
+                    f"[train_repeats] {run_dir} FAILED (exit {code}); rerun to resume it",
+                    flush=True,
+                )
                 continue
             done, finished_here = done + 1, finished_here + 1
             elapsed = time.perf_counter() - start
             remaining = len(pending) - finished_here - len(failed)
             eta = elapsed / finished_here * remaining
-            print(f"[train_repeats] {run_dir} done in {seconds:.0f} s; {done}/{args.runs} runs "
-                  f"done, elapsed {elapsed:.0f} s, ETA {eta:.0f} s", flush=True)
+            print(
+                f"[train_repeats] {run_dir} done in {seconds:.0f} s; {done}/{args.runs} runs "
+                f"done, elapsed {elapsed:.0f} s, ETA {eta:.0f} s",
+                flush=True,
+            )
     if failed:
         print(f"[train_repeats] {len(failed)} run(s) failed: {failed}", file=sys.stderr)
         return 1

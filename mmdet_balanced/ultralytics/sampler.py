@@ -9,6 +9,7 @@ i.i.d.) chunk of ``batches x batch x world_size`` draws, rank ``r`` taking posit
 batches, and ``set_epoch(e)`` moves the start of the *next* iterator to epoch ``e``'s chunk
 (resume, the loader rebuilt when mosaic closes); a running iterator is never disturbed.
 """
+
 import math
 
 from ..core.sampler import InfiniteProbabilitySampler
@@ -18,13 +19,30 @@ class YOLOBalancedSampler(InfiniteProbabilitySampler):
     """Args: probabilities (one per image), batch_size (per rank), seed, rank, world_size,
     draw, drop_last (as the loader: whole batches only)."""
 
-    def __init__(self, probabilities, batch_size: int, seed: int = 0, rank: int = 0,
-                 world_size: int = 1, draw: str = "systematic", drop_last: bool = False):
+    def __init__(
+        self,
+        probabilities,
+        batch_size: int,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        draw: str = "systematic",
+        drop_last: bool = False,
+    ):
         per_rank = math.ceil(len(probabilities) / world_size)  # DistributedSampler's length
-        batches = (per_rank // batch_size if drop_last and per_rank > batch_size
-                   else math.ceil(per_rank / batch_size))
-        super().__init__(probabilities, num_samples=batches * batch_size * world_size,
-                         seed=seed, rank=rank, world_size=world_size, draw=draw)
+        batches = (
+            per_rank // batch_size
+            if drop_last and per_rank > batch_size
+            else math.ceil(per_rank / batch_size)
+        )
+        super().__init__(
+            probabilities,
+            num_samples=batches * batch_size * world_size,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            draw=draw,
+        )
         self.rank_length, self.batches_per_epoch = per_rank, batches
         self.batch_size = batch_size
 

@@ -9,6 +9,7 @@ The probabilities are solved when the train loader is built, from the training d
 labels (after Ultralytics' own label checks and cache). Settings are class attributes of the
 returned class, so they survive DDP (which re-creates the trainer from its pickled class).
 """
+
 import os
 
 import torch
@@ -23,9 +24,17 @@ from ..core.sampler import check_draw, share_from_rank0
 from .labels import labels_from_yolo_dataset
 from .sampler import YOLOBalancedSampler
 
-DEFAULTS = dict(alpha_factor=0.5, lam=None, lam_scale=None, objective="paper",
-                background_share=None, maxmin_eps=1e-3, solver="auto", draw="systematic",
-                count="images")
+DEFAULTS = dict(
+    alpha_factor=0.5,
+    lam=None,
+    lam_scale=None,
+    objective="paper",
+    background_share=None,
+    maxmin_eps=1e-3,
+    solver="auto",
+    draw="systematic",
+    count="images",
+)
 TABLE_FILE = "class_draws.txt"
 
 
@@ -46,33 +55,48 @@ class BalancedDetectionTrainer(DetectionTrainer):
         if mode != "train":
             return super().get_dataloader(dataset_path, batch_size, rank, mode)
         if self.args.rect:
-            raise ValueError("rect=True cannot be combined with balanced sampling: Ultralytics "
-                             "then batches images by aspect ratio in dataset order, with no "
-                             "sampler; train with rect=False (the default)")
+            raise ValueError(
+                "rect=True cannot be combined with balanced sampling: Ultralytics "
+                "then batches images by aspect ratio in dataset order, with no "
+                "sampler; train with rect=False (the default)"
+            )
         with torch_distributed_zero_first(rank):
             dataset = self.build_dataset(dataset_path, mode, batch_size)
         distributed = rank != -1 and self.world_size > 1
         self.train_sampler = YOLOBalancedSampler(
-            self.balanced_probabilities(dataset), batch_size=min(batch_size, len(dataset)),
-            seed=self.args.seed, rank=max(RANK, 0) if distributed else 0,
+            self.balanced_probabilities(dataset),
+            batch_size=min(batch_size, len(dataset)),
+            seed=self.args.seed,
+            rank=max(RANK, 0) if distributed else 0,
             world_size=self.world_size if distributed else 1,
             draw=self.balanced_settings.get("draw", "systematic"),
-            drop_last=bool(self.args.compile))
+            drop_last=bool(self.args.compile),
+        )
         return self._loader(dataset, self.train_sampler)
 
     def _loader(self, dataset, sampler):
         """``build_dataloader``'s loader, with the balanced sampler in place of shuffling."""
         cuda = self.device.type == "cuda"
-        workers = min(os.cpu_count() // max(torch.cuda.device_count() if cuda else 1, 1),
-                      self.args.workers, sampler.batches_per_epoch if
-                      sampler.batches_per_epoch > 1 else 0)
+        workers = min(
+            os.cpu_count() // max(torch.cuda.device_count() if cuda else 1, 1),
+            self.args.workers,
+            sampler.batches_per_epoch if sampler.batches_per_epoch > 1 else 0,
+        )
         generator = torch.Generator()
         generator.manual_seed(6148914691236517205 + RANK + self.args.seed)
         return InfiniteDataLoader(
-            dataset=dataset, batch_size=sampler.batch_size, shuffle=False, num_workers=workers,
-            sampler=sampler, prefetch_factor=4 if workers > 0 else None, pin_memory=cuda,
-            collate_fn=getattr(dataset, "collate_fn", None), worker_init_fn=seed_worker,
-            generator=generator, drop_last=False)
+            dataset=dataset,
+            batch_size=sampler.batch_size,
+            shuffle=False,
+            num_workers=workers,
+            sampler=sampler,
+            prefetch_factor=4 if workers > 0 else None,
+            pin_memory=cuda,
+            collate_fn=getattr(dataset, "collate_fn", None),
+            worker_init_fn=seed_worker,
+            generator=generator,
+            drop_last=False,
+        )
 
     def balanced_probabilities(self, dataset):
         """Solve the QP on the dataset's labels (every rank solves; rank 0's vector is
@@ -82,15 +106,26 @@ class BalancedDetectionTrainer(DetectionTrainer):
         names = [self.data["names"][i] for i in range(len(self.data["names"]))]
         labels = labels_from_yolo_dataset(dataset, len(names), count="instances")
         if labels.nnz == 0:
-            raise ValueError(f"{owner}: no training image has a box, so there is nothing to "
-                             "balance; check data.yaml's train split")
+            raise ValueError(
+                f"{owner}: no training image has a box, so there is nothing to "
+                "balance; check data.yaml's train split"
+            )
         p, self.solve_info = solve_balanced_qp(labels, return_info=True, **settings)
         p = share_from_rank0(p)
         main = RANK in {-1, 0}
-        summary = report_solve(owner, names, labels, p, self.solve_info, len(p),
-                               self.balanced_settings, LOGGER.info, LOGGER.warning,
-                               str(self.save_dir) if main else None,
-                               dataset.im_files if main else None)
+        summary = report_solve(
+            owner,
+            names,
+            labels,
+            p,
+            self.solve_info,
+            len(p),
+            self.balanced_settings,
+            LOGGER.info,
+            LOGGER.warning,
+            str(self.save_dir) if main else None,
+            dataset.im_files if main else None,
+        )
         if main:
             with open(os.path.join(self.save_dir, TABLE_FILE), "w") as handle:
                 handle.write(summary + "\n")
@@ -111,10 +146,14 @@ def balanced_trainer(**settings):
     the rest keep the paper's defaults), for ``model.train(trainer=...)``."""
     unknown = sorted(set(settings) - set(DEFAULTS))
     if unknown:
-        raise TypeError(f"balanced_trainer() got unknown settings {unknown}; known: "
-                        f"{sorted(DEFAULTS)}")
+        raise TypeError(
+            f"balanced_trainer() got unknown settings {unknown}; known: {sorted(DEFAULTS)}"
+        )
     check_draw(settings.get("draw", "systematic"))
     merged = dict(DEFAULTS, **settings)
     text = ", ".join(f"{k}={v!r}" for k, v in settings.items())
-    return type("BalancedDetectionTrainer", (BalancedDetectionTrainer,),
-                {"balanced_settings": merged, "__doc__": f"BalancedDetectionTrainer({text})"})
+    return type(
+        "BalancedDetectionTrainer",
+        (BalancedDetectionTrainer,),
+        {"balanced_settings": merged, "__doc__": f"BalancedDetectionTrainer({text})"},
+    )
