@@ -162,3 +162,59 @@ def test_mixin_serves_a_users_own_trainer_subclass(coco_root, tmp_path):
             model=tiny_detr(3),
             args=TrainingArguments(output_dir=str(tmp_path / "x"), use_cpu=True, report_to=[]),
         )
+
+
+DDP_SCRIPT = """
+import json, os, sys
+sys.path.insert(0, {root!r})
+from transformers import TrainingArguments
+from tests.test_transformers import CocoBoxes, collate, tiny_detr
+from mmdet_balanced.transformers import BalancedTrainer
+dataset = CocoBoxes({data!r})
+model = tiny_detr(len(dataset.data["categories"]))
+fed = []
+model.register_forward_pre_hook(
+    lambda m, a, k: fed.append([int(t["image_id"]) for t in k["labels"]]), with_kwargs=True)
+args = TrainingArguments(output_dir={out!r}, per_device_train_batch_size=2, max_steps=4,
+                         report_to=[], use_cpu=True, seed=7, remove_unused_columns=False,
+                         dataloader_num_workers=0, save_strategy="no", logging_steps=100)
+trainer = BalancedTrainer(model=model, args=args, train_dataset=dataset, data_collator=collate,
+                          balanced_labels=os.path.join({data!r}, "train.json"),
+                          balanced_settings=dict(lam_scale=0.404))
+trainer.train()
+json.dump(dict(fed=fed, stream=trainer.balanced_sampler.global_indices(0).tolist()),
+          open(os.path.join({out!r}, "rank%s.json" % os.environ["RANK"]), "w"))
+"""
+
+
+def test_two_processes_feed_disjoint_batches_of_one_stream(coco_root, tmp_path):
+    """DDP through accelerate (torchrun, 2 CPU processes, gloo): rank r is fed batches
+    r, r + 2, ... of the one global stream, so together they feed it once."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        DDP_SCRIPT.format(
+            root=osp.dirname(osp.dirname(osp.abspath(__file__))), data=coco_root, out=str(tmp_path)
+        )
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node=2",
+            "--master_port=29531",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    ranks = [json.load(open(tmp_path / f"rank{r}.json")) for r in (0, 1)]
+    assert ranks[0]["stream"] == ranks[1]["stream"]  # rank 0's p, the same seed
+    interleaved = [i for pair in zip(ranks[0]["fed"], ranks[1]["fed"]) for b in pair for i in b]
+    assert interleaved == ranks[0]["stream"][:16]
