@@ -43,8 +43,17 @@ def _dual_value(s, y, nu, counts, lam, alpha, num_classes):
 
 def active_gram(rows, rows_t, counts, s, lam, alpha):
     """The generalised Hessian's pieces over the rows above the floor (``s > lam alpha``):
-    ``(U^T W U, U^T W 1, sum W)`` with ``W = diag(m / lam)`` on those rows."""
-    weight = counts * (s > lam * alpha) / lam
+    ``(U^T W U, U^T W 1, sum W)`` with ``W = diag(m / lam)`` on those rows. Near the optimum
+    few rows are above the floor (34k of 815k at 1.7M x 600), so when fewer than half are, the
+    product runs over those rows only (same sums, same order of terms per entry)."""
+    above = s > lam * alpha
+    if 2 * np.count_nonzero(above) < len(s):
+        active = np.flatnonzero(above)
+        sub = rows[active]
+        weight = counts[active] / lam
+        weighted = sp.diags(weight) @ sub
+        return (sub.T.tocsr() @ weighted).toarray(), weighted.sum(axis=0).A1, weight.sum()
+    weight = counts * above / lam
     weighted = sp.diags(weight) @ rows
     return (rows_t @ weighted).toarray(), weighted.sum(axis=0).A1, weight.sum()
 
