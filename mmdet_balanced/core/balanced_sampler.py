@@ -18,6 +18,7 @@ to the default group's); pass ``rank=0, world_size=1`` where a wrapper shards ba
 """
 
 import logging
+import warnings
 from typing import Optional
 
 import torch
@@ -28,6 +29,64 @@ from .report import report_solve
 from .sampler import ProbabilitySampler, check_draw, share_from_rank0
 
 logger = logging.getLogger("mmdet_balanced")
+
+
+def solve_class_names(class_names, labels) -> list:
+    """``class_names``, or ``class 0``, ``class 1``, ... when none are given."""
+    if class_names is None:
+        return [f"class {i}" for i in range(labels.shape[1])]
+    return list(class_names)
+
+
+def solve_for_sampler(
+    labels,
+    owner: str,
+    class_names,
+    settings: dict,
+    draws: int,
+    log_info,
+    log_warning,
+    record_dir=None,
+    image_keys=None,
+):
+    """What every balanced sampler does when it is built, in any framework: solve the QP on
+    ``labels`` (presence or box counts) with ``settings``, give every rank rank 0's ``p``, and
+    report through the framework's logger (``log_info`` / ``log_warning``: the class table, the
+    solver's warnings with class names, the starved-class warning) and, with ``record_dir``
+    (rank 0's run folder), ``sampling.json``. ``draws``: draws per epoch, for the table.
+    Returns ``(p, info, the logged summary)``."""
+    class_names = solve_class_names(class_names, labels)
+    if len(class_names) != labels.shape[1]:
+        raise ValueError(
+            f"{owner}: class_names has {len(class_names)} names for "
+            f"{labels.shape[1]} label columns; give one name per class"
+        )
+    with warnings.catch_warnings(record=True) as caught:  # into the run's log, not stderr
+        warnings.simplefilter("always")
+        p, info = solve_balanced_qp(
+            labels,
+            return_info=True,
+            class_names=list(class_names),
+            **{k: v for k, v in settings.items() if k != "draw"},
+        )
+    for warning in caught:
+        log_warning(f"{owner}: {warning.message}")
+    p = share_from_rank0(p)
+    keys = image_keys if image_keys is not None else list(range(len(p)))
+    summary = report_solve(
+        owner,
+        list(class_names),
+        labels,
+        p,
+        info,
+        draws,
+        settings,
+        log_info,
+        log_warning,
+        record_dir,
+        keys,
+    )
+    return p, info, summary
 
 
 def _distributed():
@@ -92,18 +151,20 @@ class BalancedSampler(ProbabilitySampler):
             solver=solver,
             count=count,
         )
-        num_classes = labels.shape[1]
-        if class_names is None:
-            class_names = [f"class {i}" for i in range(num_classes)]
-        elif len(class_names) != num_classes:
-            raise ValueError(
-                f"class_names has {len(class_names)} names for {num_classes} "
-                "label columns; give one name per class"
-            )
-        p, self.solve_info = solve_balanced_qp(
-            labels, return_info=True, class_names=list(class_names), **settings
+        class_names = solve_class_names(class_names, labels)
+        count_samples = labels.shape[0] if num_samples is None else num_samples
+        record_dir = output_dir if output_dir is not None and default_rank == 0 else None
+        p, self.solve_info, _ = solve_for_sampler(
+            labels,
+            owner,
+            class_names,
+            dict(settings, draw=draw),
+            count_samples,
+            logger.info,
+            logger.warning,
+            record_dir,
+            list(image_keys) if image_keys is not None else None,
         )
-        p = share_from_rank0(p)
         super().__init__(
             p,
             num_samples=num_samples,
@@ -114,21 +175,6 @@ class BalancedSampler(ProbabilitySampler):
             draw=draw,
         )
         self.class_names = list(class_names)
-        record_dir = output_dir if output_dir is not None and default_rank == 0 else None
-        keys = list(image_keys) if image_keys is not None else list(range(len(p)))
-        report_solve(
-            owner,
-            self.class_names,
-            labels,
-            p,
-            self.solve_info,
-            self.epoch_size,
-            dict(settings, draw=draw),
-            logger.info,
-            logger.warning,
-            record_dir,
-            keys,
-        )
 
     @classmethod
     def from_labels(cls, labels, **kwargs) -> "BalancedSampler":

@@ -13,9 +13,8 @@ from typing import Optional
 
 from detectron2.utils import comm
 
-from ..core.qp import solve_balanced_qp
-from ..core.report import report_solve
-from ..core.sampler import InfiniteProbabilitySampler, check_draw, share_from_rank0
+from ..core.balanced_sampler import solve_class_names, solve_for_sampler
+from ..core.sampler import InfiniteProbabilitySampler, check_draw
 from .labels import labels_from_dataset_dicts
 
 #: Detectron2's loggers are configured under "detectron2" (``setup_logger``); this one is below.
@@ -83,13 +82,6 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
                 f"{labels.shape[1]} classes, so there is nothing to balance; "
                 "check DATASETS.TRAIN or use TrainingSampler"
             )
-        if class_names is None:
-            class_names = [f"class {i}" for i in range(labels.shape[1])]
-        elif len(class_names) != labels.shape[1]:
-            raise ValueError(
-                f"class_names has {len(class_names)} names for "
-                f"{labels.shape[1]} classes (num_classes={num_classes})"
-            )
         settings = dict(
             alpha_factor=alpha_factor,
             lam=lam,
@@ -99,9 +91,25 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
             background_share=background_share,
             maxmin_eps=maxmin_eps,
             count=count,
+            draw=draw,
         )
-        p, self.solve_info = solve_balanced_qp(labels, return_info=True, **settings)
-        p = share_from_rank0(p)
+        record_dir = output_dir if output_dir and comm.is_main_process() else None
+        keys = (
+            [dataset_dicts[i].get("file_name", i) for i in range(len(dataset_dicts))]
+            if record_dir
+            else None
+        )
+        p, self.solve_info, _ = solve_for_sampler(
+            labels,
+            owner,
+            class_names,
+            settings,
+            num_samples or labels.shape[0],
+            logger.info,
+            logger.warning,
+            record_dir,
+            keys,
+        )
         super().__init__(
             p,
             num_samples=num_samples,
@@ -110,26 +118,7 @@ class BalancedTrainingSampler(InfiniteProbabilitySampler):
             world_size=comm.get_world_size(),
             draw=draw,
         )
-        self.class_names = list(class_names)
-        record_dir = output_dir if output_dir and comm.is_main_process() else None
-        keys = (
-            [dataset_dicts[i].get("file_name", i) for i in range(len(dataset_dicts))]
-            if record_dir
-            else None
-        )
-        report_solve(
-            owner,
-            self.class_names,
-            labels,
-            p,
-            self.solve_info,
-            self.epoch_size,
-            dict(settings, draw=draw),
-            logger.info,
-            logger.warning,
-            record_dir,
-            keys,
-        )
+        self.class_names = list(solve_class_names(class_names, labels))
 
     def set_start(self, position: int) -> None:
         super().set_start(position)

@@ -10,7 +10,6 @@ The probabilities are computed once, when the sampler is built, from the dataset
 
 import logging
 import os.path as osp
-import warnings
 from typing import Optional
 
 import numpy as np
@@ -18,14 +17,13 @@ from mmdet.registry import DATA_SAMPLERS
 from mmengine.dist import get_dist_info, sync_random_seed
 from mmengine.logging import MMLogger, print_log
 
-from ..core.qp import solve_balanced_qp
-from ..core.report import format_frequency_table, report_solve
+from ..core.balanced_sampler import solve_for_sampler
+from ..core.report import format_frequency_table
 from ..core.sampler import (
     InfiniteProbabilitySampler,
     ProbabilitySampler,
     RepeatSampler,
     check_draw,
-    share_from_rank0,
 )
 from .class_check import check_classes
 from .labels import dataset_classes, label_matrix, read_annotations
@@ -72,22 +70,12 @@ def balanced_probabilities(
             "DefaultSampler."
         )
     check_classes(dataset, labels, owner, allow_empty_classes)
-    with warnings.catch_warnings(record=True) as caught:  # into the run's log, not stderr
-        warnings.simplefilter("always")
-        p, info = solve_balanced_qp(
-            labels, return_info=True, class_names=dataset_classes(dataset), **solve_kwargs
-        )
-    for warning in caught:
-        print_log(f"{owner}: {warning.message}", logger="current", level=logging.WARNING)
-    p = share_from_rank0(p)
-    report_solve(
+    p, info, _ = solve_for_sampler(
+        labels,
         owner,
         dataset_classes(dataset),
-        labels,
-        p,
-        info,
-        num_samples or len(p),
         solve_kwargs,
+        num_samples or labels.shape[0],
         lambda text: print_log(text, logger="current"),
         lambda text: print_log(text, logger="current", level=logging.WARNING),
         record_dir,

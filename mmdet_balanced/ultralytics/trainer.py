@@ -18,9 +18,8 @@ from ultralytics.models.yolo.detect import DetectionTrainer
 from ultralytics.utils import LOGGER, RANK
 from ultralytics.utils.torch_utils import torch_distributed_zero_first
 
-from ..core.qp import solve_balanced_qp
-from ..core.report import report_solve
-from ..core.sampler import check_draw, share_from_rank0
+from ..core.balanced_sampler import solve_for_sampler
+from ..core.sampler import check_draw
 from .labels import labels_from_yolo_dataset
 from .sampler import YOLOBalancedSampler
 
@@ -110,17 +109,13 @@ class BalancedDetectionTrainer(DetectionTrainer):
                 f"{owner}: no training image has a box, so there is nothing to "
                 "balance; check data.yaml's train split"
             )
-        p, self.solve_info = solve_balanced_qp(labels, return_info=True, **settings)
-        p = share_from_rank0(p)
         main = RANK in {-1, 0}
-        summary = report_solve(
+        p, self.solve_info, summary = solve_for_sampler(
+            labels,
             owner,
             names,
-            labels,
-            p,
-            self.solve_info,
-            len(p),
-            self.balanced_settings,
+            dict(settings, draw=self.balanced_settings.get("draw")),
+            len(dataset.labels),
             LOGGER.info,
             LOGGER.warning,
             str(self.save_dir) if main else None,
