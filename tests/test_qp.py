@@ -11,7 +11,7 @@ import scipy.sparse as sp
 
 from mmdet_balanced import balanced_objective, kkt_residual, solve_balanced_qp
 from mmdet_balanced.core.cvxopt_backend import solve_dense_paper_qp
-from mmdet_balanced.core.dual_newton import solve_dual_newton
+from mmdet_balanced.core.dual_newton import ActiveGram, active_gram, solve_dual_newton
 from mmdet_balanced.core.grouping import group_label_rows
 from mmdet_balanced.core.maxmin import (
     FLOOR_MARGIN,
@@ -22,7 +22,7 @@ from mmdet_balanced.core.maxmin import (
     warm_start_groups,
     worst_class_lp,
 )
-from mmdet_balanced.core.qp import PAPER_LAM_SCALE
+from mmdet_balanced.core.qp import PAPER_LAM_SCALE, _project_capped_simplex
 from mmdet_balanced.study.demo_data import long_tailed_labels, starved_class_example
 from tests.conftest import random_labels
 
@@ -110,6 +110,73 @@ def test_newton_agrees_with_cvxopt(case, alpha_factor, lam):
         assert info.objective == pytest.approx(ref.objective, rel=1e-6, abs=1e-9)
     if alpha_factor == 1.0:
         np.testing.assert_allclose(p, 1.0 / len(p), rtol=1e-12)
+
+
+@pytest.mark.parametrize("lam_scale", [1e-3, PAPER_LAM_SCALE, 5.0])
+def test_working_rows_give_the_newton_answer_over_every_row(lam_scale):
+    """Screening (working rows, the rest at the floor) ends where Newton over every row does,
+    cold and warm-started from another lam's solution."""
+    groups = group_label_rows(long_tailed_labels(30000, 25, seed=7))
+    counts = groups.counts.astype(float)
+    num_images = counts.sum()
+    alpha, lam = 0.5 / num_images, lam_scale * num_images
+    full = solve_dual_newton(groups.rows, counts, alpha, lam, screen=False)
+    screened = solve_dual_newton(groups.rows, counts, alpha, lam)
+    warm_from = solve_dual_newton(groups.rows, counts, alpha, 2.0 * lam)
+    warm = solve_dual_newton(groups.rows, counts, alpha, lam, y0=warm_from.y, nu0=warm_from.nu)
+    assert full.converged and screened.converged and warm.converged
+    assert screened.rounds > 0 and full.rounds == 0
+    for result in (screened, warm):
+        assert np.abs(result.q - full.q).max() * num_images < 1e-9
+        assert counts @ result.q == pytest.approx(1.0, abs=1e-12)
+
+
+def test_incremental_hessian_equals_the_rebuilt_one_as_the_active_set_moves():
+    """The Newton Hessian updated by the rows that entered / left equals the one summed
+    afresh over the rows above the floor, through growing, shrinking and reshuffled sets."""
+    rng = np.random.default_rng(4)
+    groups = group_label_rows(long_tailed_labels(4000, 30, seed=5))
+    counts = groups.counts.astype(float)
+    lam, alpha = 2.0, 0.5 / counts.sum()
+    pieces = ActiveGram(groups.rows, groups.rows.T.tocsr(), counts, lam, alpha, rebuild_every=50)
+    floor = lam * alpha
+    above = rng.random(groups.num_groups) < 0.3
+    updates = 0
+    for share in [0.02, 0.05, 0.2, 0.6, 0.01]:
+        flip = rng.random(groups.num_groups) < share
+        above = above ^ flip
+        s = np.where(above, 2.0 * floor, 0.5 * floor)
+        gram, column, weight = pieces(s)
+        ref_gram, ref_column, ref_weight = active_gram(
+            groups.rows, groups.rows.T.tocsr(), counts, s, lam, alpha
+        )
+        np.testing.assert_allclose(gram, ref_gram, rtol=0, atol=1e-9 * np.abs(ref_gram).max())
+        np.testing.assert_allclose(column, ref_column, rtol=1e-12)
+        assert weight == pytest.approx(ref_weight, rel=1e-12)
+        updates = max(updates, pieces.updates)
+    assert updates > 0  # the small moves went through the update, not a rebuild
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_projection_onto_the_floored_simplex_is_exact(seed):
+    """q = max(alpha, z - tau) with sum m q = 1: tau checked against the sorted breakpoints."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 5, 200).astype(float)
+    num_images = counts.sum()
+    alpha = rng.uniform(0, 0.9) / num_images
+    z = rng.normal(size=200) * [1e-3, 1.0, 30.0][seed % 3] / num_images
+    if seed == 5:
+        z[:] = z[0]
+    q = _project_capped_simplex(z, counts, alpha)
+    assert counts @ q == pytest.approx(1.0, abs=1e-13)
+    assert q.min() >= alpha
+    # KKT of the projection: one shift tau for every row above the floor, rows at the floor
+    # have z - tau <= alpha
+    lifted = q > alpha * (1 + 1e-12)
+    if lifted.any():
+        tau = (z - q)[lifted]
+        assert np.ptp(tau) < 1e-12 / num_images
+        assert np.all(z[~lifted] - tau[0] <= alpha * (1 + 1e-9))
 
 
 def test_kkt_residual_detects_a_non_optimal_vector(table1_labels):

@@ -33,7 +33,8 @@ class LabelGroups:
 def group_label_rows(matrix: sp.csr_matrix) -> LabelGroups:
     """Group the rows of a CSR matrix (0/1 presence, or weights such as box counts) into
     unique rows with multiplicities: rows are equal when their columns and values are."""
-    matrix = sp.csr_matrix(matrix)
+    if not isinstance(matrix, sp.csr_matrix):  # a CSR matrix keeps its checked format flag
+        matrix = sp.csr_matrix(matrix)
     if not matrix.has_canonical_format:
         matrix = matrix.copy()  # sorted, duplicate-free indices; the caller's stay as given
         matrix.sum_duplicates()
@@ -82,7 +83,8 @@ def _group_patterns(presence: sp.csr_matrix, keep_rows: bool = True) -> LabelGro
             key |= label
         keys.append(key)
 
-    order = np.argsort(keys[0], kind="stable") if len(keys) == 1 else np.lexsort(keys[::-1])
+    # Ties (equal rows) may come in any order: they get one group whatever it is.
+    order = np.argsort(keys[0]) if len(keys) == 1 else np.lexsort(keys[::-1])
     is_new = np.zeros(num_images, dtype=bool)
     is_new[0] = True
     for key in keys:
@@ -97,7 +99,7 @@ def _group_patterns(presence: sp.csr_matrix, keep_rows: bool = True) -> LabelGro
     counts = np.diff(np.append(np.flatnonzero(is_new), num_images))
     rows = None
     if keep_rows:
-        rows = presence[first]
-        rows.data[:] = 1.0
-        rows = rows.astype(np.float64)
+        rows = presence[first].astype(np.float64, copy=False)
+        if not np.all(rows.data == 1.0):
+            rows.data[:] = 1.0
     return LabelGroups(rows=rows, counts=counts.astype(np.int64), inverse=inverse)

@@ -38,7 +38,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .dual_newton import _dual_value, _exact_step, active_gram, image_gradient, solve_dual_newton
+from .dual_newton import (
+    ActiveGram,
+    _dual_value,
+    _exact_step,
+    image_gradient,
+    solve_dual_newton,
+)
 
 
 @dataclass
@@ -232,6 +238,7 @@ def _newton_with_floor_set(
     multipliers ``z`` free in sign): the paper solver's method (Armijo full step, else the exact
     maximiser along the step) with |floor_classes| more variables."""
     num_classes = rows.shape[1]
+    hessian_pieces = ActiveGram(rows, rows_t, counts, lam, alpha)
     s, q, value = _floor_dual(rows, counts, v, floor_classes, z, nu, lam, alpha, tau, num_classes)
 
     def gradient(q, v):
@@ -252,7 +259,7 @@ def _newton_with_floor_set(
         grad_v, grad_z, grad_nu, residual = gradient(q, v)
         if residual <= tol:
             return v, z, nu, s, q, iteration - 1, residual
-        gram, column, weight_sum = active_gram(rows, rows_t, counts, s, lam, alpha)
+        gram, column, weight_sum = hessian_pieces(s)
         d_v, d_z, d_nu = _floor_newton_step(
             gram, column, weight_sum, floor_classes, grad_v, grad_z, grad_nu
         )

@@ -181,25 +181,41 @@ def class_frequencies(presence, p) -> np.ndarray:
 def balanced_objective(presence, p, lam: float) -> float:
     """The paper's objective ``1/2 sum_{l,k}(f_l - f_k)^2 + lam/2 ||p||^2``."""
     p = np.asarray(p, dtype=np.float64)
-    f = np.asarray(sp.csr_matrix(presence).T @ p).ravel()
+    return _objective_from_frequencies(np.asarray(sp.csr_matrix(presence).T @ p).ravel(), p, lam)
+
+
+def _objective_from_frequencies(f, p, lam: float) -> float:
+    f = np.asarray(f).ravel()
     return float(len(f) * (f @ f) - f.sum() ** 2 + 0.5 * lam * (p @ p))
 
 
 def _project_capped_simplex(z, counts, alpha):
-    """Project onto {q >= alpha, sum counts*q = 1}: q = max(alpha, z - tau)."""
+    """Project onto {q >= alpha, sum counts*q = 1}: q = max(alpha, z - tau).
+
+    ``tau`` is the root of the decreasing, convex, piecewise-linear ``g(tau) =
+    sum m max(alpha, z - tau) - 1``. Newton from the all-above root (left of it, as
+    ``g >= 0`` there) climbs monotonically and stops when the rows above the floor repeat:
+    a few O(K) steps instead of a sort."""
     num_images = counts.sum()
     if alpha * num_images >= 1.0 - 1e-12:  # the feasible set is the uniform vector alone
         return np.full_like(z, 1.0 / num_images)
     breaks = z - alpha
-    order = np.argsort(-breaks)
-    m_sorted, z_sorted, b_sorted = counts[order], z[order], breaks[order]
-    m_top = np.cumsum(m_sorted)
-    mz_top = np.cumsum(m_sorted * z_sorted)
-    tau = (mz_top - (1.0 - alpha * (num_images - m_top))) / m_top
-    next_break = np.append(b_sorted[1:], -np.inf)
-    valid = (tau < b_sorted) & (tau >= next_break)
-    j = int(np.argmax(valid)) if valid.any() else len(z) - 1
-    return np.maximum(alpha, z - tau[j])
+    mass_z = counts * z
+    tau = (mass_z.sum() - 1.0) / num_images
+    above = None
+    for _ in range(len(z) + 1):
+        now = breaks > tau
+        if above is not None and np.array_equal(now, above):
+            break
+        above = now
+        mass_above = counts @ above
+        if mass_above == 0:
+            break
+        tau_next = (mass_z @ above - (1.0 - alpha * (num_images - mass_above))) / mass_above
+        if tau_next <= tau:
+            break
+        tau = tau_next
+    return np.maximum(alpha, z - tau)
 
 
 def _group_kkt_residual(rows, counts, q, alpha, lam):
@@ -402,7 +418,7 @@ def solve_balanced_qp(
 
     f_all = np.asarray(presence.T @ p).ravel()
     uniform = images_per_class / num_images
-    boxes_all = np.asarray(counts.T @ p).ravel()
+    boxes_all = f_all if counts is presence else np.asarray(counts.T @ p).ravel()
     uniform_boxes = np.asarray(counts.sum(axis=0)).ravel() / num_images
     # "starved" and the spread are judged on what the objective balances
     f_kept = (f_all if count == "images" else boxes_all)[kept]
@@ -439,7 +455,9 @@ def solve_balanced_qp(
         solver=used,
         iterations=iterations,
         kkt_residual=residual,
-        objective=balanced_objective(balanced, p, lam),
+        objective=_objective_from_frequencies(
+            f_all[kept] if weights is presence else balanced.T @ p, p, lam
+        ),
         class_frequencies=f_all,
         uniform_class_frequencies=uniform,
         max_min_ratio=spread["max_min_ratio"],
