@@ -2,7 +2,8 @@
 
 The QP is therefore solved over the K unique rows of the presence matrix, each weighted by
 its multiplicity. Grouping works on the sparse structure directly (never densifies ``E``):
-each row's sorted column indices are packed into exact 64-bit keys, then sorted.
+each row's sorted column indices (then its values' codes) are packed into exact 64-bit keys,
+then sorted.
 """
 
 from dataclasses import dataclass
@@ -38,68 +39,90 @@ def group_label_rows(matrix: sp.csr_matrix) -> LabelGroups:
     if not matrix.has_canonical_format:
         matrix = matrix.copy()  # sorted, duplicate-free indices; the caller's stay as given
         matrix.sum_duplicates()
-    if matrix.nnz == 0 or np.all(matrix.data == 1.0):
-        return _group_patterns(matrix)
-    # Weighted rows: each (column, value) pair becomes a column of its own, so that equal
-    # patterns of the expanded 0/1 matrix are exactly equal weighted rows.
-    values, codes = np.unique(matrix.data, return_inverse=True)
-    expanded = sp.csr_matrix(
-        (np.ones(matrix.nnz), matrix.indices.astype(np.int64) * len(values) + codes, matrix.indptr),
-        shape=(matrix.shape[0], matrix.shape[1] * len(values)),
-    )
-    groups = _group_patterns(expanded, keep_rows=False)
-    first = np.empty(len(groups.counts), dtype=np.int64)
-    first[groups.inverse[::-1]] = np.arange(matrix.shape[0])[::-1]  # first image of each
-    return LabelGroups(
-        rows=matrix[first].astype(np.float64), counts=groups.counts, inverse=groups.inverse
-    )
-
-
-def _group_patterns(presence: sp.csr_matrix, keep_rows: bool = True) -> LabelGroups:
-    """Unique 0/1 patterns of a canonical CSR matrix (``rows`` None unless ``keep_rows``)."""
-    num_images, num_classes = presence.shape
-    row_nnz = np.diff(presence.indptr)
-    max_nnz = int(row_nnz.max()) if num_images else 0
-    if max_nnz == 0:  # every image is a background image: one group
+    if matrix.nnz == 0:  # every image is a background image: one group
         return LabelGroups(
-            rows=sp.csr_matrix((1, num_classes), dtype=np.float64),
-            counts=np.array([num_images], dtype=np.int64),
-            inverse=np.zeros(num_images, dtype=np.int64),
+            rows=sp.csr_matrix((1, matrix.shape[1]), dtype=np.float64),
+            counts=np.array([matrix.shape[0]], dtype=np.int64),
+            inverse=np.zeros(matrix.shape[0], dtype=np.int64),
         )
+    codes, num_values = _value_codes(matrix.data)
+    inverse, counts, first = _group_by_packed_keys(matrix, codes, num_values)
+    rows = matrix[first].astype(np.float64, copy=False)
+    return LabelGroups(rows=rows, counts=counts, inverse=inverse)
 
-    # Key of row r: its sorted labels, padded with num_classes, packed as many per 63-bit key
-    # as fit exactly. Built one label position at a time (no N x max_nnz table).
-    bits = max(1, int(num_classes).bit_length())
-    per_key = max(1, 63 // bits)
-    starts = presence.indptr[:-1]
-    keys = []
-    for first_position in range(0, max_nnz, per_key):
-        key = np.zeros(num_images, dtype=np.int64)
-        for position in range(first_position, min(first_position + per_key, max_nnz)):
-            has_label = row_nnz > position
-            label = np.full(num_images, num_classes, dtype=np.int64)
-            label[has_label] = presence.indices[starts[has_label] + position]
-            key <<= bits
-            key |= label
-        keys.append(key)
 
+def _value_codes(data):
+    """Integer codes of the entries' values (0/1 presence: all 0; integer weights such as
+    box counts: themselves, no sort) and how many codes there can be."""
+    if np.all(data == 1.0):
+        return np.zeros(len(data), dtype=np.int64), 1
+    if data.min() >= 0 and data.max() < 2**20 and np.array_equal(data, np.rint(data)):
+        codes = data.astype(np.int64)
+        return codes, int(codes.max()) + 1
+    values, codes = np.unique(data, return_inverse=True)
+    return codes.astype(np.int64), len(values)
+
+
+def _group_by_packed_keys(matrix, codes, num_values):
+    """Exact grouping by sorting packed keys: 0/1 patterns first, then (pattern, packed
+    value codes)."""
+    column_bits = max(1, int(matrix.shape[1]).bit_length())
+    if num_values == 1:
+        pattern_keys = _packed_keys(matrix.indices, matrix.indptr, column_bits, matrix.shape[1])
+        return _group_keys(pattern_keys, matrix.shape[0])
+    value_bits = max(1, (num_values - 1).bit_length())
+    pattern_keys, code_keys = _packed_keys(
+        [matrix.indices, codes], matrix.indptr, [column_bits, value_bits], [matrix.shape[1], 0]
+    )
+    pattern_of_row, pattern_counts, _ = _group_keys(pattern_keys, matrix.shape[0])
+    code_bits = value_bits * int(np.diff(matrix.indptr).max())
+    if len(code_keys) == 1 and int(len(pattern_counts)).bit_length() + code_bits <= 63:
+        keys = [(pattern_of_row << code_bits) | code_keys[0]]  # one exact key: one sort
+    else:
+        keys = [pattern_of_row] + code_keys
+    return _group_keys(keys, matrix.shape[0])
+
+
+def _packed_keys(entries, indptr, bits, pad):
+    """Every row's entries (CSR order) packed ``63 // bits`` to a 64-bit key, shorter rows
+    padded with ``pad``; exact (no hashing). ``entries``, ``bits`` and ``pad`` may be lists
+    (several arrays of the same layout, one list of keys each, sharing the position masks)."""
+    several = isinstance(entries, list)
+    entries, bits, pad = (entries, bits, pad) if several else ([entries], [bits], [pad])
+    num_rows = len(indptr) - 1
+    row_nnz = np.diff(indptr)
+    max_nnz = int(row_nnz.max(initial=0))
+    per_key = [max(1, 63 // b) for b in bits]
+    starts = indptr[:-1]
+    keys = [[] for _ in entries]
+    for position in range(max(max_nnz, 1)):
+        has_entry = row_nnz > position
+        where = starts[has_entry] + position
+        for array, b, p, step, out in zip(entries, bits, pad, per_key, keys):
+            if position % step == 0:
+                out.append(np.zeros(num_rows, dtype=np.int64))
+            if position >= max_nnz:
+                continue
+            entry = np.full(num_rows, p, dtype=np.int64)
+            entry[has_entry] = array[where]
+            out[-1] <<= b
+            out[-1] |= entry
+    return keys if several else keys[0]
+
+
+def _group_keys(keys, num_rows):
+    """``(inverse, counts, first)`` of the rows grouped by equal keys (a list of int64
+    arrays, compared lexicographically)."""
     # Ties (equal rows) may come in any order: they get one group whatever it is.
     order = np.argsort(keys[0]) if len(keys) == 1 else np.lexsort(keys[::-1])
-    is_new = np.zeros(num_images, dtype=bool)
+    is_new = np.zeros(num_rows, dtype=bool)
     is_new[0] = True
     for key in keys:
         ordered = key[order]
         is_new[1:] |= ordered[1:] != ordered[:-1]
         del ordered
-    del keys
     group_of_sorted = np.cumsum(is_new) - 1
-    inverse = np.empty(num_images, dtype=np.int64)
+    inverse = np.empty(num_rows, dtype=np.int64)
     inverse[order] = group_of_sorted
-    first = order[is_new]
-    counts = np.diff(np.append(np.flatnonzero(is_new), num_images))
-    rows = None
-    if keep_rows:
-        rows = presence[first].astype(np.float64, copy=False)
-        if not np.all(rows.data == 1.0):
-            rows.data[:] = 1.0
-    return LabelGroups(rows=rows, counts=counts.astype(np.int64), inverse=inverse)
+    counts = np.diff(np.append(np.flatnonzero(is_new), num_rows)).astype(np.int64)
+    return inverse, counts, order[is_new]

@@ -403,7 +403,12 @@ def solve_balanced_qp(
             f"labelled images, below their floor alpha = {alpha:.3g} each; lower "
             f"background_share or alpha_factor"
         )
-    groups = group_label_rows(balanced[target] if share is not None else balanced)
+    if count == "instances":  # grouped on the box counts (integer codes, no sort of values)
+        raw = counts[:, kept] if dropped else counts
+        groups = group_label_rows(raw[target] if share is not None else raw)
+        groups.rows = groups.rows / scale  # the same floats as weights' entries
+    else:
+        groups = group_label_rows(balanced[target] if share is not None else balanced)
     with threadpool_limits(limits=1, user_api="blas"):
         q, iterations, used, worst_bound, floor = _solve_groups(
             groups, min(sub_alpha_factor, 1.0), lam, solver, objective, maxmin_eps
