@@ -74,13 +74,16 @@ def _group_by_packed_keys(matrix, codes, num_values):
     pattern_keys, code_keys = _packed_keys(
         [matrix.indices, codes], matrix.indptr, [column_bits, value_bits], [matrix.shape[1], 0]
     )
-    pattern_of_row, pattern_counts, _ = _group_keys(pattern_keys, matrix.shape[0])
+    pattern_of_row, pattern_counts, _, by_pattern = _group_keys(
+        pattern_keys, matrix.shape[0], return_order=True
+    )
     code_bits = value_bits * int(np.diff(matrix.indptr).max())
     if len(code_keys) == 1 and int(len(pattern_counts)).bit_length() + code_bits <= 63:
-        keys = [(pattern_of_row << code_bits) | code_keys[0]]  # one exact key: one sort
-    else:
-        keys = [pattern_of_row] + code_keys
-    return _group_keys(keys, matrix.shape[0])
+        # one exact key, already sorted by pattern: a stable sort (runs) finishes the job
+        return _group_keys(
+            [(pattern_of_row << code_bits) | code_keys[0]], matrix.shape[0], by_pattern
+        )
+    return _group_keys([pattern_of_row] + code_keys, matrix.shape[0])
 
 
 def _packed_keys(entries, indptr, bits, pad):
@@ -110,11 +113,16 @@ def _packed_keys(entries, indptr, bits, pad):
     return keys if several else keys[0]
 
 
-def _group_keys(keys, num_rows):
+def _group_keys(keys, num_rows, nearly_sorted_by=None, return_order=False):
     """``(inverse, counts, first)`` of the rows grouped by equal keys (a list of int64
-    arrays, compared lexicographically)."""
+    arrays, compared lexicographically); ``nearly_sorted_by``: an order in which the (single)
+    key is sorted but for short runs, which a stable sort then fixes in near-linear time."""
     # Ties (equal rows) may come in any order: they get one group whatever it is.
-    order = np.argsort(keys[0]) if len(keys) == 1 else np.lexsort(keys[::-1])
+    if nearly_sorted_by is not None:
+        hint = nearly_sorted_by
+        order = hint[np.argsort(keys[0][hint], kind="stable")]
+    else:
+        order = np.argsort(keys[0]) if len(keys) == 1 else np.lexsort(keys[::-1])
     is_new = np.zeros(num_rows, dtype=bool)
     is_new[0] = True
     for key in keys:
@@ -125,4 +133,6 @@ def _group_keys(keys, num_rows):
     inverse = np.empty(num_rows, dtype=np.int64)
     inverse[order] = group_of_sorted
     counts = np.diff(np.append(np.flatnonzero(is_new), num_rows)).astype(np.int64)
+    if return_order:
+        return inverse, counts, order[is_new], order
     return inverse, counts, order[is_new]
