@@ -689,9 +689,15 @@ def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None):
 
 def learning_curve(work_dir: str, budgets, num_images: int, arm: str = "uniform"):
     """``learning_curve.csv`` (one row per run) and ``learning_curve.png`` (mean ± std of the
-    test mAP@0.5 and of the rarest class's AP@0.5 against images seen)."""
+    test mAP@0.5 and of the rarest class's AP@0.5 against images seen), over ``budgets`` and
+    any other budget already in ``work_dir`` (an earlier, longer curve's runs stay on it)."""
     rows = []
-    for images in budgets:
+    found = [
+        int(name[len("images_") :])
+        for name in os.listdir(work_dir)
+        if name.startswith("images_") and name[len("images_") :].isdigit()
+    ]
+    for images in sorted(set(budgets) | set(found)):
         group = load_group(arm, [osp.join(work_dir, f"images_{images}", arm)], source="test")
         for run, metrics in sorted(group.runs.items()):
             with open(osp.join(run, FINISHED)) as handle:
