@@ -11,7 +11,13 @@ import scipy.sparse as sp
 
 from mmdet_balanced import balanced_objective, kkt_residual, solve_balanced_qp
 from mmdet_balanced.core.cvxopt_backend import solve_dense_paper_qp
-from mmdet_balanced.core.dual_newton import ActiveGram, active_gram, solve_dual_newton
+from mmdet_balanced.core.dual_newton import (
+    ActiveGram,
+    _DualPoint,
+    _exact_step,
+    active_gram,
+    solve_dual_newton,
+)
 from mmdet_balanced.core.grouping import group_label_rows
 from mmdet_balanced.core.maxmin import (
     FLOOR_MARGIN,
@@ -129,6 +135,53 @@ def test_working_rows_give_the_newton_answer_over_every_row(lam_scale):
     for result in (screened, warm):
         assert np.abs(result.q - full.q).max() * num_images < 1e-9
         assert counts @ result.q == pytest.approx(1.0, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_line_search_maximises_the_working_rows_dual(seed):
+    """With rows held at the floor outside the working rows, the exact step along a direction
+    is the maximiser of that restricted dual (their linear terms included)."""
+    rng = np.random.default_rng(seed)
+    groups = group_label_rows(long_tailed_labels(5000, 12, seed=seed))
+    counts = groups.counts.astype(float)
+    num_images, num_classes = counts.sum(), groups.rows.shape[1]
+    alpha, lam = 0.5 / num_images, 0.4 * num_images
+    floor_mass = groups.rows.T @ counts
+    working = np.sort(rng.choice(groups.num_groups, groups.num_groups // 3, replace=False))
+    rows, sub_counts = groups.rows[working], counts[working]
+    held_mass = floor_mass - rows.T @ sub_counts
+    held_count = num_images - sub_counts.sum()
+    y = rng.normal(size=num_classes) * 1e3
+    y -= y.mean()
+    nu = lam / num_images
+    # an ascent direction: the gradient, scaled to cross many kinks
+    d_y, d_nu = _DualPoint(rows, sub_counts, floor_mass, num_images, y, nu, lam, alpha).gradient(
+        rows, floor_mass, alpha
+    )
+    d_y, d_nu = d_y * 1e6, d_nu * 1e6
+
+    def value(t):
+        return _DualPoint(
+            rows, sub_counts, floor_mass, num_images, y + t * d_y, nu + t * d_nu, lam, alpha
+        ).value
+
+    s = rows @ y + nu
+    t = _exact_step(
+        s,
+        rows @ d_y + d_nu,
+        y,
+        d_y,
+        d_nu,
+        sub_counts,
+        lam,
+        alpha,
+        num_classes,
+        -alpha * (held_mass @ d_y + held_count * d_nu),
+    )
+    assert t > 0
+    for delta in (1e-3, 1e-2, 1e-1):
+        assert value(t) >= value(t * (1 + delta)) - 1e-12 * abs(value(t))
+        assert value(t) >= value(t * (1 - delta)) - 1e-12 * abs(value(t))
 
 
 def test_incremental_hessian_equals_the_rebuilt_one_as_the_active_set_moves():

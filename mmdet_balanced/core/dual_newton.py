@@ -103,10 +103,12 @@ def image_gradient(rows, counts, q, lam):
     return 2.0 * np.asarray(rows @ (rows.shape[1] * f - f.sum())).ravel() + lam * q
 
 
-def _exact_step(s, ds, y, d_y, d_nu, counts, lam, alpha, num_classes):
+def _exact_step(s, ds, y, d_y, d_nu, counts, lam, alpha, num_classes, held_slope=0.0):
     """Maximiser over t >= 0 of the dual along (d_y, d_nu): root of its decreasing derivative
     ``D'(t) = a + b t``, whose coefficients change where a row enters or leaves the active set.
-    Only the (few) active rows and the rows that cross are gathered: O(K) work is one pass."""
+    Only the (few) active rows and the rows that cross are gathered: O(K) work is one pass.
+    ``held_slope``: the derivative's part from rows held at the floor outside ``s`` (working
+    rows), ``-alpha (U_held^T m_held . d_y + N_held d_nu)``."""
     floor = lam * alpha
     active = s > floor
     on = np.flatnonzero(active)
@@ -116,6 +118,7 @@ def _exact_step(s, ds, y, d_y, d_nu, counts, lam, alpha, num_classes):
         + d_nu
         - alpha * mass_ds.sum()
         - (s[on] / lam - alpha) @ mass_ds[on]
+        + held_slope
     )
     b = -(d_y @ d_y) / (2.0 * num_classes) - (mass_ds[on] @ ds[on]) / lam
     crossing = np.flatnonzero(np.where(active, ds < 0, ds > 0))  # moving towards the kink
@@ -257,6 +260,9 @@ def _newton(rows, counts, floor_mass, num_images, alpha, lam, y, nu, tol, max_it
     num_groups, num_classes = rows.shape
     rows_t = rows.T.tocsr()
     hessian_pieces = ActiveGram(rows, rows_t, counts, lam, alpha)
+    # rows held at the floor outside ``rows`` (working rows): their images and classes
+    held_count = num_images - counts.sum()
+    held_mass = floor_mass - rows_t @ counts if held_count > 0 else np.zeros(num_classes)
 
     def point(y, nu):
         return _DualPoint(rows, counts, floor_mass, num_images, y, nu, lam, alpha)
@@ -294,8 +300,18 @@ def _newton(rows, counts, floor_mass, num_images, alpha, lam, y, nu, tol, max_it
         # of the dual along the step (it is piecewise quadratic: an O(K log K) search).
         trial = point(y + d_y, nu + d_nu)
         if trial.value < here.value + 1e-4 * slope:
+            held_slope = -alpha * (held_mass @ d_y + held_count * d_nu)
             t = _exact_step(
-                here.s, rows @ d_y + d_nu, y, d_y, d_nu, counts, lam, alpha, num_classes
+                here.s,
+                rows @ d_y + d_nu,
+                y,
+                d_y,
+                d_nu,
+                counts,
+                lam,
+                alpha,
+                num_classes,
+                held_slope,
             )
             trial = point(y + t * d_y, nu + t * d_nu)
         if trial.value <= here.value and not _smaller_gradient(
