@@ -433,8 +433,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--collect-to",
         metavar="DIR",
-        help="at the end, copy the results worth committing (settings, configs, "
-        "finished runs' metrics and logs, tables, figures; no checkpoints) to DIR",
+        help="after each finished run and at the end, copy the results worth committing "
+        "(settings, configs, finished runs' metrics and logs, tables, figures; no "
+        "checkpoints) to DIR",
     )
     args = parser.parse_args(argv)
     try:
@@ -524,9 +525,10 @@ def _run_args(args, config_path, arm_dir):
     return repeats_args(argv)
 
 
-def train_all(args, plan) -> list:
+def train_all(args, plan, on_finished=None) -> list:
     """Train the pending runs of ``plan`` (``[(label, config, arm_dir)]``) in rounds; return
-    the runs that failed. Prints one line per run with elapsed time and ETA."""
+    the runs that failed. Prints one line per run with elapsed time and ETA; calls
+    ``on_finished()`` after each run that finished (e.g. to copy it into a study)."""
     from .repeats import run_command, run_environment
 
     queue = []
@@ -581,6 +583,8 @@ def train_all(args, plan) -> list:
                 )
                 continue
             finished += 1
+            if on_finished is not None:
+                on_finished()
             elapsed = time.perf_counter() - start
             left = len(queue) - finished - len(failed)
             print(
@@ -823,7 +827,14 @@ def main(argv=None):
         plan += [(label(name), path, osp.join(budget_dir, name)) for name, path in paths.items()]
     if args.dry_run:
         return 0
-    failed = train_all(args, plan)
+
+    def on_finished():  # with --collect-to, a finished run is copied at once (and the curve
+        # redrawn): a session may end mid-race
+        if curve:
+            learning_curve(work_dir, budgets, stats.num_images, args.arms[0])
+        collect(work_dir, args.collect_to)
+
+    failed = train_all(args, plan, on_finished if args.collect_to else None)
     if curve:
         rows = learning_curve(work_dir, budgets, stats.num_images, args.arms[0])
         print(
