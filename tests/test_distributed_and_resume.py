@@ -114,7 +114,7 @@ def resume_config(loop, data_root, work_dir, stop_early=False, resume=False):
             "train_dataloader.sampler.draw": "systematic",
         },
     )
-    cfg.custom_hooks = [dict(type="RecordDrawnImagesHook")]
+    cfg.custom_hooks = [dict(type="RecordDrawnImagesHook"), dict(type="ImagesSeenHook")]
     if loop == "iter":  # 6 iterations of batch 2 from an endless stream, checkpoint at 3
         cfg.train_cfg = dict(
             type="IterBasedTrainLoop", max_iters=3 if stop_early else 6, val_interval=100
@@ -140,6 +140,10 @@ def test_resume_continues_the_uninterrupted_sequence(loop, data_root, tmp_path):
     assert isinstance(sampler, expected_type)
     assert drawn_paths(interrupted) == drawn_paths(straight)
     assert len(drawn_paths(straight)) == (6 if loop == "iter" else 9)  # 3 epochs x 3 iters
+    # the race's count of images seen survives the interruption too
+    seen = [json.load(open(osp.join(d, "images_seen.json"))) for d in (straight, interrupted)]
+    assert seen[0] == seen[1]
+    assert seen[0]["images_seen"] == sum(len(r["paths"]) for r in drawn_paths(straight))
 
 
 @pytest.mark.parametrize("sampler_class", ["ProbabilitySampler", "InfiniteProbabilitySampler"])

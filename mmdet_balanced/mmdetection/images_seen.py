@@ -30,7 +30,9 @@ def _image_key(sample):
 class ImagesSeenHook(Hook):
     """Images fed to training (with repeats) and distinct images, over all ranks."""
 
-    priority = "VERY_LOW"
+    # before CheckpointHook (VERY_LOW): a checkpoint saved after an iteration must include
+    # that iteration's batch, or a resumed run counts one batch short
+    priority = "LOW"
 
     def __init__(self) -> None:
         self.seen = 0  # this rank's images, repeats included
