@@ -9,8 +9,11 @@ Grouped primal (K unique label rows ``U``, multiplicities ``m``, one probability
 Lagrange dual has one variable per class (``y``, constrained to ``sum(y) = 0``) and one for
 ``sum p = 1`` (``nu``); the primal is recovered as ``q_k = max(alpha, (U y + nu)_k / lam)``.
 The dual is concave and piecewise quadratic: Newton steps with the generalised Hessian of the
-active rows (a dense (C+1)x(C+1) system) and a backtracking line search converge in a handful
-of iterations to machine precision.
+active rows (a dense (C+1)x(C+1) system) and an exact line search where the full step fails
+converge in a handful of iterations to machine precision. Most rows end at the floor, so the
+Newton runs first over working rows (the rest held at the floor, whose terms are linear in
+``(y, nu)`` and kept exactly through ``U^T m``), grown by the rows its solution lifts, and a
+last run over every row certifies the answer (:func:`solve_dual_newton`).
 """
 
 from dataclasses import dataclass
@@ -178,6 +181,7 @@ class _DualPoint:
         return grad_y, 1.0 - alpha * self.num_images - lifted.sum()
 
     def q(self, num_groups, lam, alpha):
+        """The primal ``q = max(alpha, s / lam)``."""
         q = np.full(num_groups, alpha)
         q[self.on] = self.s[self.on] / lam
         return q
@@ -257,6 +261,8 @@ def _smaller_gradient(point, residual, rows, floor_mass, alpha):
 
 
 def _newton(rows, counts, floor_mass, num_images, alpha, lam, y, nu, tol, max_iter):
+    """Newton on the dual over ``rows`` (all rows, or working rows with the rest at the floor:
+    ``floor_mass`` and ``num_images`` are always the whole problem's)."""
     num_groups, num_classes = rows.shape
     rows_t = rows.T.tocsr()
     hessian_pieces = ActiveGram(rows, rows_t, counts, lam, alpha)
