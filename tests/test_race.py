@@ -226,3 +226,32 @@ def test_collect_copies_what_a_study_commits(tiny_race, tmp_path):
     assert "arms.json" in files and "verdict.md" in files and "uniform/config.py" in files
     assert "uniform/run_00/test_metrics.json" in files and "uniform/run_01/race.log" in files
     assert not any(f.endswith(".pth") or "vis_data" in f for f in files)
+
+
+def test_learning_curve_keeps_every_budget_in_its_work_dir(tmp_path):
+    """One csv row per finished run, a budget found on disk but not asked for included (an
+    earlier, longer curve's runs), runs in progress left out; the figure is written."""
+    from mmdet_balanced.study.race import learning_curve
+
+    def finished(images, k, value):
+        run = tmp_path / f"images_{images}" / "uniform" / f"run_{k:02d}"
+        run.mkdir(parents=True)
+        metrics = {"class_ap/mAP@0.5": value, "class_ap/AP@0.5/rare": value / 10}
+        record = dict(seed=k, images_seen=images, distinct_images_seen=8, metrics=metrics)
+        (run / "test_metrics.json").write_text(json.dumps(record))
+
+    for k in range(3):
+        finished(80, k, 0.1 + 0.01 * k)
+    finished(160, 0, 0.3)
+    (tmp_path / "images_160" / "uniform" / "run_01").mkdir()  # in progress: no metrics yet
+    rows = learning_curve(str(tmp_path), [80], num_images=8)
+    assert sorted((r["images_seen"], r["run"]) for r in rows) == [
+        (80, "run_00"),
+        (80, "run_01"),
+        (80, "run_02"),
+        (160, "run_00"),
+    ]
+    assert {r["epochs"] for r in rows} == {10.0, 20.0}
+    lines = (tmp_path / "learning_curve.csv").read_text().splitlines()
+    assert len(lines) == 5 and "mAP@0.5" in lines[0]
+    assert (tmp_path / "learning_curve.png").stat().st_size > 0

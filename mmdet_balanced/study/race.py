@@ -745,12 +745,22 @@ def learning_curve(work_dir: str, budgets, num_images: int, arm: str = "uniform"
         axis.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
         for x, v in zip(xs, values):
             axis.scatter([x] * len(v), v, s=8, alpha=0.4, color=axis.lines[-1].get_color())
+    from matplotlib.ticker import NullFormatter
+
+    budgets_seen = sorted({r["images_seen"] for r in rows})
     axis.set_xscale("log")
+    axis.set_xticks(budgets_seen, [str(b) for b in budgets_seen])  # one tick per budget
+    axis.xaxis.set_minor_formatter(NullFormatter())
     axis.set_xlabel(f"images seen (epochs of {num_images} images on the top axis)")
     axis.set_ylabel("AP")
     top = axis.secondary_xaxis(
         "top", functions=(lambda x: x / num_images, lambda e: e * num_images)
     )
+    top.set_xticks(
+        [b / num_images for b in budgets_seen],
+        [f"{round(b / num_images, 1):g}" for b in budgets_seen],
+    )
+    top.xaxis.set_minor_formatter(NullFormatter())
     top.set_xlabel("epochs")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
