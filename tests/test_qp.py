@@ -138,9 +138,11 @@ def test_working_rows_give_the_newton_answer_over_every_row(lam_scale):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_exact_line_search_maximises_the_working_rows_dual(seed):
+@pytest.mark.parametrize("scale", [1e-2, 1.0, 1e6])
+def test_exact_line_search_maximises_the_working_rows_dual(seed, scale):
     """With rows held at the floor outside the working rows, the exact step along a direction
-    is the maximiser of that restricted dual (their linear terms included)."""
+    is the maximiser of that restricted dual (their linear terms included), whether it lies
+    before or far beyond the first breaks the search sorts (t from 1e-6 to 1e3)."""
     rng = np.random.default_rng(seed)
     groups = group_label_rows(long_tailed_labels(5000, 12, seed=seed))
     counts = groups.counts.astype(float)
@@ -158,7 +160,7 @@ def test_exact_line_search_maximises_the_working_rows_dual(seed):
     d_y, d_nu = _DualPoint(rows, sub_counts, floor_mass, num_images, y, nu, lam, alpha).gradient(
         rows, floor_mass, alpha
     )
-    d_y, d_nu = d_y * 1e6, d_nu * 1e6
+    d_y, d_nu = d_y * scale, d_nu * scale
 
     def value(t):
         return _DualPoint(

@@ -127,20 +127,30 @@ def _exact_step(s, ds, y, d_y, d_nu, counts, lam, alpha, num_classes, held_slope
     crossing = np.flatnonzero(np.where(active, ds < 0, ds > 0))  # moving towards the kink
     breaks = (floor - s[crossing]) / ds[crossing]
     crossing, breaks = crossing[breaks > 0], breaks[breaks > 0]
-    order = np.argsort(breaks)
-    t_break, crossing = breaks[order], crossing[order]
-    m, s_c, ds_c = counts[crossing], s[crossing], ds[crossing]
-    sign = np.where(ds_c > 0, 1.0, -1.0)  # +1: enters the active set
-    delta_a = sign * (m * alpha * ds_c - m * s_c * ds_c / lam)
-    delta_b = -sign * m * ds_c**2 / lam
-    a_before = a + np.concatenate([[0.0], np.cumsum(delta_a)])
-    b_before = b + np.concatenate([[0.0], np.cumsum(delta_b)])
-    slope_at_break = a_before[:-1] + b_before[:-1] * t_break
-    ends = np.flatnonzero(slope_at_break <= 0)
-    j = ends[0] if ends.size else len(t_break)
-    if b_before[j] >= 0:
-        return t_break[j - 1] if j > 0 else 0.0
-    return max(0.0, -a_before[j] / b_before[j])
+    # The root usually lies near t = 1, before most breaks: sort only the breaks up to a limit
+    # (exact, as their sorted order is a prefix of the full one) and widen it if the root may
+    # lie beyond (at the final Newton over every row, hundreds of thousands of rows cross).
+    limit = 2.0
+    while True:
+        near = np.flatnonzero(breaks <= limit) if np.isfinite(limit) else np.arange(len(breaks))
+        order = near[np.argsort(breaks[near])]
+        t_break, picked = breaks[order], crossing[order]
+        m, s_c, ds_c = counts[picked], s[picked], ds[picked]
+        sign = np.where(ds_c > 0, 1.0, -1.0)  # +1: enters the active set
+        delta_a = sign * (m * alpha * ds_c - m * s_c * ds_c / lam)
+        delta_b = -sign * m * ds_c**2 / lam
+        a_before = a + np.concatenate([[0.0], np.cumsum(delta_a)])
+        b_before = b + np.concatenate([[0.0], np.cumsum(delta_b)])
+        slope_at_break = a_before[:-1] + b_before[:-1] * t_break
+        ends = np.flatnonzero(slope_at_break <= 0)
+        j = ends[0] if ends.size else len(t_break)
+        if ends.size or len(near) == len(breaks):
+            if b_before[j] >= 0:
+                return t_break[j - 1] if j > 0 else 0.0
+            return max(0.0, -a_before[j] / b_before[j])
+        if b_before[j] < 0 and -a_before[j] / b_before[j] <= limit:
+            return max(0.0, -a_before[j] / b_before[j])  # before every break beyond the limit
+        limit = limit * 16.0 if limit < 1e6 else np.inf
 
 
 class _DualPoint:
