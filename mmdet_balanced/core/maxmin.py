@@ -8,10 +8,11 @@ Proposition-1 grouped problem (K unique rows ``U``, multiplicities ``m``).
 
 Stage 1 by column generation: with ``q = alpha + r`` the LP is ``max t`` over ``w = m r >= 0``,
 ``sum w = 1 - alpha N``, ``alpha n + U^T w >= t`` (``n``: images per class). It has only C + 1
-rows, so an optimal ``w`` uses at most C + 1 groups: HiGHS's primal simplex solves it over a
-few hundred groups and pricing (one sparse product ``U y`` with the class duals) adds the
-groups that would improve it most, each round warm-started from the last basis, until none
-would: the answer is the LP optimum over all K groups.
+rows, so an optimal ``w`` uses at most C + 1 groups: HiGHS solves it over a few thousand groups
+(those holding the rarest classes; interior point, then primal simplex from its basis) and
+pricing (one sparse product ``U y`` with the class duals) adds the groups that would improve it
+most, each round warm-started from the last basis, until none would: the answer is the LP
+optimum over all K groups.
 
 Stage 2 extends the structured dual Newton solver of :mod:`dual_newton`: the C floor
 constraints add C sign-constrained multipliers ``z >= 0``; with ``v`` the balance multipliers
