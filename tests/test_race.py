@@ -3,6 +3,7 @@ arm through MMEngine's Runner, resumed, with its verdict."""
 
 import json
 import os.path as osp
+import shutil
 import subprocess
 import sys
 
@@ -226,6 +227,25 @@ def test_collect_copies_what_a_study_commits(tiny_race, tmp_path):
     assert "arms.json" in files and "verdict.md" in files and "uniform/config.py" in files
     assert "uniform/run_00/test_metrics.json" in files and "uniform/run_01/race.log" in files
     assert not any(f.endswith(".pth") or "vis_data" in f for f in files)
+
+
+def test_interim_verdict_waits_for_two_runs_in_every_arm(tiny_race, tmp_path):
+    """A race cut short by a session's end commits a verdict once every arm has two finished
+    runs, and none before (an arm with one run has no spread to test)."""
+    from mmdet_balanced.study.race import interim_verdict
+
+    work_dir, _, _ = tiny_race
+    partial = tmp_path / "race"
+    shutil.copytree(work_dir, partial, ignore=shutil.ignore_patterns("*.pth", "verdict*"))
+    arms = ["uniform", "recommended", "maxmin"]
+    (partial / "maxmin" / "run_01" / "test_metrics.json").unlink()  # still training
+    assert not interim_verdict(str(partial), arms)
+    assert not (partial / "verdict.md").exists()
+    shutil.copy(work_dir / "maxmin" / "run_01" / "test_metrics.json", partial / "maxmin" / "run_01")
+    assert interim_verdict(str(partial), arms)
+    text = (partial / "verdict.md").read_text()
+    assert "uniform n=2, recommended n=2, maxmin n=2" in text
+    assert "| mAP@0.5 | recommended vs uniform |" in text
 
 
 def test_learning_curve_keeps_every_budget_in_its_work_dir(tmp_path):

@@ -25,6 +25,7 @@ has every arm.
 import argparse
 import copy
 import csv
+import glob
 import json
 import os
 import os.path as osp
@@ -691,6 +692,23 @@ def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None):
     return text, headline
 
 
+def interim_verdict(work_dir: str, arms, min_runs: int = 2) -> bool:
+    """The verdict of a race in progress, once every arm has ``min_runs`` finished runs (its
+    title says how many each has): a race spans sessions, and what is committed between them
+    should say where it stands. Returns whether it was written."""
+    finished = [len(glob.glob(osp.join(work_dir, name, "run_*", FINISHED))) for name in arms]
+    if min(finished, default=0) < min_runs:
+        return False
+    verdict(
+        work_dir,
+        arms,
+        osp.join(work_dir, "verdict.md"),
+        osp.join(work_dir, "verdict.csv"),
+        osp.join(work_dir, "verdict_ecdf.png"),
+    )
+    return True
+
+
 def learning_curve(work_dir: str, budgets, num_images: int, arm: str = "uniform"):
     """``learning_curve.csv`` (one row per run) and ``learning_curve.png`` (mean ± std of the
     test mAP@0.5 and of the rarest class's AP@0.5 against images seen), over ``budgets`` and
@@ -839,9 +857,11 @@ def main(argv=None):
         return 0
 
     def on_finished():  # with --collect-to, a finished run is copied at once (and the curve
-        # redrawn): a session may end mid-race
+        # or the interim verdict redrawn): a session may end mid-race
         if curve:
             learning_curve(work_dir, budgets, stats.num_images, args.arms[0])
+        else:
+            interim_verdict(work_dir, args.arms)
         collect(work_dir, args.collect_to)
 
     failed = train_all(args, plan, on_finished if args.collect_to else None)
