@@ -22,6 +22,7 @@ from mmdet_balanced.study.race import (
     paper_oversampling_factors,
     parse_budgets,
     rfs_threshold,
+    same_repeats,
 )
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -54,6 +55,23 @@ def test_irfs_arm_uses_the_instance_aware_rule():
         np.sqrt(t / rare), abs=1e-3
     )
     assert arm.facts["class_factors"]["with_mask"] == 1.0
+
+
+def test_repeat_arms_state_mmengines_whole_repeats_and_flag_twins():
+    # MMEngine rounds each image's factor up: RFS 1.755 -> 2, IRFS 2.071 -> 3, which is the
+    # paper's oversampling x3 on these counts (the two arms then draw the same images)
+    arms = {name: ARM_RULES[name](FACEMASK) for name in ("uniform", "oversampling", "rfs", "irfs")}
+    assert arms["rfs"].facts["class_repeats"] == {
+        "with_mask": 1,
+        "without_mask": 1,
+        "mask_weared_incorrect": 2,
+    }
+    assert arms["irfs"].facts["class_repeats"]["mask_weared_incorrect"] == 3
+    assert same_repeats(arms) == {"irfs": "oversampling"}
+    # a set where no class is rare: oversampling and RFS both repeat nothing, like uniform
+    level = DatasetStats(("a", "b"), np.array([100, 100]), 120, np.array([0.5, 0.5]))
+    arms = {name: ARM_RULES[name](level) for name in ("uniform", "oversampling", "rfs", "irfs")}
+    assert same_repeats(arms) == {"oversampling": "uniform", "rfs": "uniform", "irfs": "uniform"}
 
 
 def test_rfs_threshold_repeats_the_classes_below_the_median():

@@ -107,6 +107,30 @@ def rfs_threshold(stats: DatasetStats) -> float:
     return float(np.median(frequencies[frequencies > 0]))
 
 
+def _ceil_repeats(factors: dict, classes) -> dict:
+    """The whole repeats MMEngine's ``ClassBalancedDataset`` gives each class's images: it
+    rounds every image's factor up (``math.ceil``), so 1.755 repeats an image twice (a class
+    without images: 1)."""
+    return {name: int(np.ceil(factors.get(name, 1.0))) for name in classes}
+
+
+def same_repeats(arms: dict) -> dict:
+    """``{arm: earlier arm}`` for the repeat arms (uniform, oversampling, rfs, irfs) that repeat
+    every image exactly as an earlier arm does: after rounding, their draws per epoch are the
+    same images, and on a small set such arms often train alike (a fact worth printing)."""
+    seen, same = {}, {}
+    for name, arm in arms.items():
+        repeats = arm.facts.get("class_repeats")
+        if repeats is None:
+            continue
+        key = tuple(sorted(repeats.items()))
+        if key in seen:
+            same[name] = seen[key]
+        else:
+            seen[key] = name
+    return same
+
+
 def _balanced(name, setting, **kwargs):
     return Arm(name, dict(type="BalancedQPSampler", alpha_factor=0.5, **kwargs), setting)
 
@@ -117,6 +141,7 @@ def _uniform(stats):
         "uniform",
         dict(type="DefaultSampler", shuffle=True),
         "MMEngine's DefaultSampler: every image once per epoch, shuffled",
+        facts=dict(class_repeats={name: 1 for name in stats.classes}),
     )
 
 
@@ -129,14 +154,17 @@ def _oversampling(stats):
             dict(type="DefaultSampler", shuffle=True),
             "the paper's oversampling: no class is rare by its rule (every class in at "
             "least half as many images as the median class), so every image once",
-            facts=dict(factors={}),
+            facts=dict(factors={}, class_repeats={name: 1 for name in stats.classes}),
         )
     return Arm(
         "oversampling",
         dict(type="OversamplingSampler", factors=factors),
         f"the paper's oversampling: images of each rare class (< half the median class's "
         f"image count) repeated to the level of the next class, factors {factors}",
-        facts=dict(factors=factors),
+        facts=dict(
+            factors=factors,
+            class_repeats={name: factors.get(name, 1) for name in stats.classes},
+        ),
     )
 
 
@@ -144,18 +172,21 @@ def _oversampling(stats):
 def _rfs(stats):
     threshold = rfs_threshold(stats)
     frequencies = np.asarray(stats.image_counts, dtype=float) / max(stats.num_images, 1)
-    factors = {
-        name: round(max(1.0, float(np.sqrt(threshold / f))), 3)
+    exact = {
+        name: max(1.0, float(np.sqrt(threshold / f)))
         for name, f in zip(stats.classes, frequencies)
         if f > 0
     }
+    factors = {name: round(f, 3) for name, f in exact.items()}
+    repeats = _ceil_repeats(exact, stats.classes)
     return Arm(
         "rfs",
         dict(type="DefaultSampler", shuffle=True),
         f"repeat factor sampling (MMEngine's ClassBalancedDataset), oversample_thr = the "
-        f"median class image frequency = {threshold:.4f}; class factors {factors}",
+        f"median class image frequency = {threshold:.4f}; class factors {factors}, rounded "
+        f"up by MMEngine to whole repeats {repeats}",
         dataset_wrapper=dict(type="ClassBalancedDataset", oversample_thr=threshold),
-        facts=dict(oversample_thr=threshold, class_factors=factors),
+        facts=dict(oversample_thr=threshold, class_factors=factors, class_repeats=repeats),
     )
 
 
@@ -165,19 +196,21 @@ def _irfs(stats):
         raise ValueError("the irfs arm needs box counts (DatasetStats.instance_frequency)")
     frequency = np.asarray(stats.instance_frequency, dtype=float)
     threshold = float(np.median(frequency[frequency > 0]))
-    factors = {
-        name: round(max(1.0, float(np.sqrt(threshold / f))), 3)
+    exact = {
+        name: max(1.0, float(np.sqrt(threshold / f)))
         for name, f in zip(stats.classes, frequency)
         if f > 0
     }
+    factors = {name: round(f, 3) for name, f in exact.items()}
+    repeats = _ceil_repeats(exact, stats.classes)
     return Arm(
         "irfs",
         dict(type="DefaultSampler", shuffle=True),
         f"instance-aware repeat factors (IRFS, InstanceBalancedDataset), oversample_thr "
         f"= the median class sqrt(f_img f_box) = {threshold:.4f}; class factors "
-        f"{factors}",
+        f"{factors}, rounded up by MMEngine to whole repeats {repeats}",
         dataset_wrapper=dict(type="InstanceBalancedDataset", oversample_thr=threshold),
-        facts=dict(oversample_thr=threshold, class_factors=factors),
+        facts=dict(oversample_thr=threshold, class_factors=factors, class_repeats=repeats),
     )
 
 
@@ -469,15 +502,23 @@ def prepare(args, images_seen: int, work_dir: str, cfg, stats) -> dict:
     max_iters = budget_iterations(images_seen, batch, _world_size(args))
     os.makedirs(work_dir, exist_ok=True)
     record, paths = {}, {}
-    for name in args.arms:
-        arm = ARM_RULES[name](stats)
+    arms = {name: ARM_RULES[name](stats) for name in args.arms}
+    same = same_repeats(arms)
+    for name, arm in arms.items():
         arm_cfg = arm_config(cfg, arm, max_iters)
         path = osp.join(work_dir, name, "config.py")
         os.makedirs(osp.dirname(path), exist_ok=True)
         arm_cfg.dump(path)
         paths[name] = path
-        record[name] = dict(asdict(arm), config=path)
+        record[name] = dict(asdict(arm), config=path, same_repeats_as=same.get(name))
         print(f"[race] {name:>16}: {arm.setting}", flush=True)
+    for name, earlier in same.items():
+        print(
+            f"[race] note: {name} repeats every image exactly as {earlier} does on this "
+            f"training set (whole repeats {arms[name].facts['class_repeats']}); expect the two "
+            "arms to train alike",
+            flush=True,
+        )
     record = dict(
         config=args.config,
         cfg_options=args.cfg_options,
