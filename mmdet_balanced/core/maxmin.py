@@ -520,6 +520,10 @@ def restricted_floor_qp(
     settings = clarabel.DefaultSettings()
     settings.verbose = False
     settings.tol_gap_abs = settings.tol_gap_rel = settings.tol_feas = tol
+    # QDLDL, single-threaded: 15% faster here than the default faer with its thread pool
+    # (1.7M x 600, lam = 500: 0.80 s vs 0.95 s for the same 54 iterations)
+    settings.direct_solve_method = "qdldl"
+    settings.max_threads = 1
     solution = clarabel.DefaultSolver(
         hessian,
         np.zeros(size + 2 * c + 1),
@@ -670,7 +674,10 @@ def warm_start_groups(
     gain 0, first). Near t* the floored QP's free groups are almost all among them (1.7M x
     600: all 544 among the 2,404 best; the LP's own 3,058 columns miss 13), so one restricted
     solve usually finds the structure."""
-    best = np.argsort(-lp.gain, kind="stable")[: per_class * (num_classes + 1)]
+    size = per_class * (num_classes + 1)
+    if size >= len(lp.gain):
+        return np.arange(len(lp.gain), dtype=np.int64)
+    best = np.argpartition(-lp.gain, size)[:size]  # the set is what counts, not its order
     return np.union1d(lp.support, best)
 
 
