@@ -6,6 +6,7 @@ import os.path as osp
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ from mmdet_balanced.study.race import (
     paper_oversampling_factors,
     parse_budgets,
     rfs_threshold,
-    same_repeats,
+    twin_arms,
 )
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -67,11 +68,24 @@ def test_repeat_arms_state_mmengines_whole_repeats_and_flag_twins():
         "mask_weared_incorrect": 2,
     }
     assert arms["irfs"].facts["class_repeats"]["mask_weared_incorrect"] == 3
-    assert same_repeats(arms) == {"irfs": "oversampling"}
+    assert twin_arms(arms, FACEMASK) == {"irfs": "oversampling"}
     # a set where no class is rare: oversampling and RFS both repeat nothing, like uniform
-    level = DatasetStats(("a", "b"), np.array([100, 100]), 120, np.array([0.5, 0.5]))
+    level = DatasetStats(("a", "b"), np.array([100, 100]), 120, np.array([0.5, 0.5]), 3)
     arms = {name: ARM_RULES[name](level) for name in ("uniform", "oversampling", "rfs", "irfs")}
-    assert same_repeats(arms) == {"oversampling": "uniform", "rfs": "uniform", "irfs": "uniform"}
+    assert twin_arms(arms, level) == {
+        "oversampling": "uniform",
+        "rfs": "uniform",
+        "irfs": "uniform",
+    }
+
+
+def test_instances_arm_is_the_recommended_arm_without_repeated_boxes():
+    names = ("recommended", "maxmin", "instances")
+    arms = {name: ARM_RULES[name](FACEMASK) for name in names}
+    # facemask photos hold many faces of one class; the fetal demo one box per class and image
+    assert twin_arms(arms, replace(FACEMASK, max_boxes_per_class=5)) == {}
+    one_box = replace(FACEMASK, max_boxes_per_class=1)
+    assert twin_arms(arms, one_box) == {"instances": "recommended"}
 
 
 def test_rfs_threshold_repeats_the_classes_below_the_median():

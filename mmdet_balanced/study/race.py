@@ -50,12 +50,13 @@ RECOMMENDED_LAM_SCALE = 0.4042  # the paper's lam = 500 at N = 1237, as a share 
 class DatasetStats:
     """What the arm rules read from the training set: class names, the number of distinct
     images holding each class, of images in all, and (for IRFS) each class's
-    ``sqrt(f_img * f_box)``."""
+    ``sqrt(f_img * f_box)``, and the most boxes of one class in one image."""
 
     classes: tuple
     image_counts: np.ndarray
     num_images: int
     instance_frequency: Optional[np.ndarray] = None
+    max_boxes_per_class: int = 0  # the most boxes of one class in one image (1: presence only)
 
 
 @dataclass
@@ -114,21 +115,26 @@ def _ceil_repeats(factors: dict, classes) -> dict:
     return {name: int(np.ceil(factors.get(name, 1.0))) for name in classes}
 
 
-def same_repeats(arms: dict) -> dict:
-    """``{arm: earlier arm}`` for the repeat arms (uniform, oversampling, rfs, irfs) that repeat
-    every image exactly as an earlier arm does: after rounding, their draws per epoch are the
-    same images, and on a small set such arms often train alike (a fact worth printing)."""
-    seen, same = {}, {}
+def twin_arms(arms: dict, stats: DatasetStats) -> dict:
+    """``{arm: earlier arm}`` for arms that draw the same images as an earlier one on this
+    training set: repeat arms (uniform, oversampling, rfs, irfs) that repeat every image alike
+    after rounding, and sampler arms whose settings differ only by ``count`` where no image
+    holds two boxes of one class (box counts are then the presence matrix). Such twins train
+    alike, which a reader of the verdict should know."""
+    seen, twins = {}, {}
     for name, arm in arms.items():
-        repeats = arm.facts.get("class_repeats")
-        if repeats is None:
-            continue
-        key = tuple(sorted(repeats.items()))
+        if "class_repeats" in arm.facts:
+            key = ("repeats", tuple(sorted(arm.facts["class_repeats"].items())))
+        else:
+            sampler = dict(arm.sampler)
+            if stats.max_boxes_per_class <= 1:
+                sampler.pop("count", None)
+            key = ("sampler", repr(sorted(sampler.items())), repr(arm.dataset_wrapper))
         if key in seen:
-            same[name] = seen[key]
+            twins[name] = seen[key]
         else:
             seen[key] = name
-    return same
+    return twins
 
 
 def _balanced(name, setting, **kwargs):
@@ -421,6 +427,7 @@ def dataset_stats(cfg) -> DatasetStats:
         counts,
         boxes.shape[0],
         instance_class_frequency(boxes) if boxes.nnz else None,
+        int(boxes.max()) if boxes.nnz else 0,
     )
 
 
@@ -503,20 +510,24 @@ def prepare(args, images_seen: int, work_dir: str, cfg, stats) -> dict:
     os.makedirs(work_dir, exist_ok=True)
     record, paths = {}, {}
     arms = {name: ARM_RULES[name](stats) for name in args.arms}
-    same = same_repeats(arms)
+    twins = twin_arms(arms, stats)
     for name, arm in arms.items():
         arm_cfg = arm_config(cfg, arm, max_iters)
         path = osp.join(work_dir, name, "config.py")
         os.makedirs(osp.dirname(path), exist_ok=True)
         arm_cfg.dump(path)
         paths[name] = path
-        record[name] = dict(asdict(arm), config=path, same_repeats_as=same.get(name))
+        record[name] = dict(asdict(arm), config=path, same_draws_as=twins.get(name))
         print(f"[race] {name:>16}: {arm.setting}", flush=True)
-    for name, earlier in same.items():
+    for name, earlier in twins.items():
+        why = (
+            f"whole repeats {arms[name].facts['class_repeats']}"
+            if "class_repeats" in arms[name].facts
+            else "no image holds two boxes of one class, so box counts are presence"
+        )
         print(
-            f"[race] note: {name} repeats every image exactly as {earlier} does on this "
-            f"training set (whole repeats {arms[name].facts['class_repeats']}); expect the two "
-            "arms to train alike",
+            f"[race] note: {name} draws the same images as {earlier} on this training set "
+            f"({why}); expect the two arms to train alike",
             flush=True,
         )
     record = dict(
