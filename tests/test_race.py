@@ -185,6 +185,9 @@ def test_every_arm_trains_on_exactly_the_budget(tiny_race):
     arms = json.load(open(work_dir / "arms.json"))
     assert arms["images_seen"] == 24 and arms["max_iters"] == 6
     assert set(arms["arms"]) == set(ARM_RULES)
+    # the fetal demo holds one box per class and image: box counts are presence there
+    assert arms["arms"]["instances"]["same_draws_as"] == "recommended"
+    assert "[race] note: instances draws the same images as recommended" in out
     for name in ARM_RULES:
         assert f"[race] {name:>16}:" in out  # each arm's setting printed
         for k in (0, 1):
