@@ -37,6 +37,7 @@ exactly.
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from .dual_newton import (
@@ -134,6 +135,7 @@ def worst_class_lp(
     lp.setOptionValue("presolve", "off")
     lp.setOptionValue("solver", "ipm")  # the first, largest LP: interior point + crossover
     lp.setOptionValue("simplex_strategy", 4)  # later rounds: primal, from the last basis
+    lp.setOptionValue("ipm_optimality_tolerance", 1e-6)  # crossover makes the vertex exact
     inf = highspy.kHighsInf
     no_entries = np.zeros(0, dtype=np.int32)
     lp.addRows(
@@ -262,14 +264,29 @@ def _floor_newton_step(gram, column, weight_sum, floor_classes, grad_v, grad_z, 
         [free * grad_v, [grad_nu, 2.0 * num_classes * (grad_z - grad_v[floor_classes]).sum()]]
     )
     rhs[floor_classes] = grad_z
-    try:
-        step = np.linalg.solve(kkt, rhs)
-    except np.linalg.LinAlgError:
+    # symmetric indefinite: LAPACK's Bunch-Kaufman LDL^T, half the work of LU (5 vs 10 ms at C=600)
+    _, _, step, info = scipy.linalg.lapack.dsysv(kkt, rhs)
+    if info != 0:  # singular
         step = np.linalg.lstsq(kkt, rhs, rcond=None)[0]
     d_w, d_nu, mu = step[:num_classes], step[num_classes], step[n - 1]
     d_v = d_w.copy()
     d_v[floor_classes] = -2.0 * num_classes * (grad_z - grad_v[floor_classes] + mu)
     return d_v, d_w[floor_classes] - d_v[floor_classes], d_nu
+
+
+#: A Newton step that shrinks an already acceptable gradient (<= ACCEPTABLE_RESIDUAL x tol) by
+#: less than this factor is in the rounding regime: more steps only reshuffle the rounding.
+STAGNATION_FACTOR = 0.1
+ACCEPTABLE_RESIDUAL = 1e3
+
+
+def _rounding_bound(residual, previous, tol):
+    """Whether the last step left a gradient residual that floating point no longer lets
+    Newton shrink: within the accepted level and not reduced tenfold. Near the solution
+    Newton's steps shrink it quadratically; at 1.7M x 600 with lam = 500 the gradient summed
+    over 815k rows stalls near 1e-12 and further steps raised the KKT residual from 9e-11 to
+    7e-10 while taking 0.2 s."""
+    return residual <= ACCEPTABLE_RESIDUAL * tol and residual > STAGNATION_FACTOR * previous
 
 
 def _newton_with_floor_set(
@@ -296,11 +313,16 @@ def _newton_with_floor_set(
             max(np.abs(grad_v).max(), np.abs(grad_z).max(initial=0.0), abs(grad_nu)),
         )
 
-    residual, iteration = np.inf, 0
+    residual, iteration, previous = np.inf, 0, None
     for iteration in range(1, max_iter + 1):
         grad_v, grad_z, grad_nu, residual = gradient(q, v)
         if residual <= tol:
             return v, z, nu, s, q, iteration - 1, residual
+        if previous is not None and _rounding_bound(residual, previous[-1], tol):
+            if previous[-1] < residual:
+                return (*previous[:-1], iteration - 2, previous[-1])
+            return v, z, nu, s, q, iteration - 1, residual
+        previous = (v, z, nu, s, q, residual)
         gram, column, weight_sum = hessian_pieces(s)
         d_v, d_z, d_nu = _floor_newton_step(
             gram, column, weight_sum, floor_classes, grad_v, grad_z, grad_nu
@@ -461,7 +483,7 @@ def solve_floor_newton(
         q = np.maximum(alpha, (rows @ v + nu) / lam)
     z_all = np.zeros(num_classes)
     z_all[floor_classes] = z
-    converged = residual <= 1e3 * tol and z_all.min(initial=0.0) >= 0
+    converged = residual <= ACCEPTABLE_RESIDUAL * tol and z_all.min(initial=0.0) >= 0
     return FloorNewtonResult(q, v, z_all, nu, total, residual, converged)
 
 
@@ -603,7 +625,11 @@ def fit_floor_multipliers(rows, counts, q, lam: float, free, held):
     f = np.asarray(rows.T @ (counts * q)).ravel()
     v = -2.0 * num_classes * (f - f.mean())
     design = sp.hstack([rows[free][:, held], sp.csr_matrix(np.ones((len(free), 1)))]).toarray()
-    fitted = np.linalg.lstsq(design, lam * q[free] - rows[free] @ v, rcond=None)[0]
+    # minimum-norm least squares by complete orthogonal factorisation (gelsy): 16 ms vs 56 ms
+    # for NumPy's SVD-based solver at 543 x 543
+    fitted = scipy.linalg.lstsq(
+        design, lam * q[free] - rows[free] @ v, lapack_driver="gelsy", check_finite=False
+    )[0]
     z = np.zeros(num_classes)
     z[held] = fitted[:-1]
     return v, z, float(fitted[-1])
