@@ -117,3 +117,19 @@ def test_every_route_has_a_block_that_runs():
     ids = [p.id for p in blocks() if not p.marks]
     for page in ("README.md", "mmdetection.md", "pytorch.md", "method.md"):
         assert any(i.startswith(page) for i in ids), page
+
+
+def test_layout_table_names_files_that_exist():
+    """Each ``name.py`` a row of the README's layout table names exists in that row's folder,
+    and each module of the package is named in its folder's row: the table stays true."""
+    text = open(osp.join(ROOT, "README.md")).read()
+    table = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([\w/]+/)` \| (.*) \|$", table, re.M)
+    assert rows, "the README has no layout table"
+    for folder, description in rows:
+        named = set(re.findall(r"`(\w+\.py)`", description))
+        present = {osp.basename(p) for p in glob.glob(osp.join(ROOT, folder, "*.py"))}
+        assert named <= present, f"{folder}: the README names missing {sorted(named - present)}"
+        if folder.startswith("mmdet_balanced/"):
+            unnamed = present - named - {"__init__.py"}
+            assert not unnamed, f"{folder}: not in the README's layout table: {sorted(unnamed)}"
