@@ -220,6 +220,31 @@ def test_race_skips_finished_runs_and_writes_the_verdict(tiny_race):
             assert f"| mAP@0.5 | {ours} vs {peer} |" in verdict
     assert "| worst_AP@0.5 |" in verdict and "Holm" in verdict
     assert (work_dir / "verdict_ecdf.png").stat().st_size > 10_000
+    assert (work_dir / "verdict_classes.png").stat().st_size > 10_000
+
+
+def test_class_figure_puts_the_rarest_class_first(tmp_path):
+    """The per-class AP figure: the mAP panel, then one panel per class ordered by training
+    image count (rarest first, the count in the title), whatever the metric keys' order."""
+    from mmdet_balanced.study.compare import load_group
+    from mmdet_balanced.study.race import plot_class_ap
+
+    for arm, value in (("uniform", 0.1), ("maxmin", 0.2)):
+        for k in range(2):
+            run = tmp_path / arm / f"run_{k:02d}"
+            run.mkdir(parents=True)
+            metrics = {
+                "class_ap/mAP@0.5": value,
+                "class_ap/AP@0.5/car": value + k,
+                "class_ap/AP@0.5/bike": value / 2,
+                "class_ap/AP@0.5/truck": value / 3,
+            }
+            (run / "test_metrics.json").write_text(json.dumps(dict(metrics=metrics)))
+    groups = [load_group(a, [str(tmp_path / a)], source="test") for a in ("uniform", "maxmin")]
+    path = tmp_path / "classes.png"
+    titles = plot_class_ap(groups, str(path), {"car": 50, "bike": 3, "truck": 7})
+    assert titles == ["mAP@0.5", "bike (3 images)", "truck (7 images)", "car (50 images)"]
+    assert path.stat().st_size > 10_000
 
 
 def test_race_refuses_bad_input_before_training(tmp_path):

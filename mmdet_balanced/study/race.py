@@ -661,10 +661,12 @@ def add_worst_class(group, prefix="class_ap/"):
             metrics[f"{prefix}worst_AP@{thr}"] = float(min(values))
 
 
-def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None):
+def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None, plot_classes=None):
     """Ours (recommended, maxmin) against every other arm, every metric: means and run-to-run
     std, difference with bootstrap 95% CI, KS, Mann-Whitney, Cliff's delta, Holm over the
-    whole family. Returns the markdown text and its headline (the mAP and worst-class rows)."""
+    whole family; ``plot`` the ECDFs, ``plot_classes`` the per-class AP figure
+    (:func:`plot_class_ap`). Returns the markdown text and its headline (the mAP and
+    worst-class rows)."""
     groups = [load_group(name, [osp.join(work_dir, name)], source="test") for name in arms]
     groups = [g for g in groups if g.runs]
     for group in groups:
@@ -741,7 +743,65 @@ def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None):
             [m for m in metrics if "/mAP@" in m or "/worst_AP@0.5" in m] or metrics[:4],
             plot,
         )
+    if plot_classes and groups:
+        arms_json = osp.join(work_dir, "arms.json")
+        counts = None
+        if osp.exists(arms_json):
+            with open(arms_json) as handle:
+                counts = json.load(handle).get("class_image_counts")
+        plot_class_ap(groups, plot_classes, counts)
     return text, headline
+
+
+def plot_class_ap(groups, path, class_counts=None, iou="0.5", prefix="class_ap/"):
+    """One small panel per class (rarest first, with its training image count) and one for
+    the mAP: each arm's per-run test AP as dots and its mean as a bar, on the panel's own
+    scale. Where a sampler lifts the rare classes and what it costs the common ones, at a
+    glance (the verdict's table has the numbers). Returns the panels' titles."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    head = f"{prefix}AP@{iou}/"
+    classes = sorted(
+        {k[len(head) :] for g in groups for v in g.runs.values() for k in v if k.startswith(head)}
+    )
+    counts = class_counts or {}
+    classes.sort(key=lambda c: (counts.get(c, float("inf")), c))
+    panels = [(f"{prefix}mAP@{iou}", f"mAP@{iou}")] + [
+        (head + c, f"{c} ({counts[c]} images)" if c in counts else c) for c in classes
+    ]
+    columns = min(4, int(np.ceil(np.sqrt(len(panels)))))
+    rows = -(-len(panels) // columns)
+    width = max(3.0, 0.45 * len(groups) + 0.8)
+    figure, axes = plt.subplots(
+        rows, columns, figsize=(width * columns, 2.6 * rows + 0.5), squeeze=False
+    )
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    jitter = np.random.default_rng(0)
+    for axis, (metric, title) in zip(axes.flat, panels):
+        for x, group in enumerate(groups):
+            values = np.array([v[metric] for v in group.runs.values() if metric in v])
+            if not values.size:
+                continue
+            color = colors[x % len(colors)]
+            axis.bar(x, values.mean(), width=0.7, color=color, alpha=0.35)
+            axis.scatter(x + jitter.uniform(-0.2, 0.2, values.size), values, s=9, color=color)
+        axis.set_title(title, fontsize=9)
+        axis.set_xticks(range(len(groups)), [g.name for g in groups], rotation=60, fontsize=7)
+        axis.tick_params(axis="y", labelsize=7)
+        axis.grid(axis="y", alpha=0.3)
+    for axis in list(axes.flat)[len(panels) :]:
+        axis.axis("off")
+    runs = ", ".join(f"{g.name} {len(g.runs)}" for g in groups)
+    figure.suptitle(
+        f"Test AP@{iou} per class, rarest first (bar: mean; dots: runs)\nruns: {runs}", fontsize=10
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return [title for _, title in panels]
 
 
 def interim_verdict(work_dir: str, arms, min_runs: int = 2) -> bool:
@@ -757,6 +817,7 @@ def interim_verdict(work_dir: str, arms, min_runs: int = 2) -> bool:
         osp.join(work_dir, "verdict.md"),
         osp.join(work_dir, "verdict.csv"),
         osp.join(work_dir, "verdict_ecdf.png"),
+        osp.join(work_dir, "verdict_classes.png"),
     )
     return True
 
@@ -853,6 +914,7 @@ KEPT = (
     "verdict.md",
     "verdict.csv",
     "verdict_ecdf.png",
+    "verdict_classes.png",
 )
 
 
@@ -931,11 +993,12 @@ def main(argv=None):
             osp.join(work_dir, "verdict.md"),
             osp.join(work_dir, "verdict.csv"),
             osp.join(work_dir, "verdict_ecdf.png"),
+            osp.join(work_dir, "verdict_classes.png"),
         )
         print(headline)
         print(
             f"[race] verdict (every metric and class): {work_dir}/verdict.md, verdict.csv, "
-            "verdict_ecdf.png"
+            "verdict_ecdf.png, verdict_classes.png (AP per class)"
         )
     if args.collect_to:
         print(f"[race] {collect(work_dir, args.collect_to)} files copied to {args.collect_to}")
