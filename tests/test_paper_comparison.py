@@ -257,6 +257,27 @@ def test_holm_and_cliffs_delta_on_known_values():
     assert cliffs_delta([1, 2], [3, 4]) == 1.0 and cliffs_delta([1, 2], [1, 2]) == 0.0
 
 
+def test_spread_comparison_finds_the_wider_group():
+    """The paper's third claim is a lower spread across runs: the spread comparison must see a
+    tenfold wider group, and see none between a group and its shifted copy."""
+    from scipy.stats import levene
+
+    from mmdet_balanced.study.compare import compare_spread
+
+    rng = np.random.default_rng(0)
+    tight = 0.5 + 0.01 * rng.standard_normal(11)
+    wide = 0.5 + 0.1 * rng.standard_normal(11)
+    result = compare_spread(tight, wide)
+    assert result["std_a"] == pytest.approx(np.std(tight, ddof=1))
+    assert result["std_difference"] == pytest.approx(np.std(wide, ddof=1) - np.std(tight, ddof=1))
+    assert 0 < result["std_ci_low"] < result["std_difference"] < result["std_ci_high"]
+    assert result["bf_p"] == pytest.approx(levene(tight, wide, center="median").pvalue)
+    assert result["bf_p"] < 0.01
+    shifted = compare_spread(tight, tight + 1.0)
+    assert shifted["std_difference"] == pytest.approx(0, abs=1e-12) and shifted["bf_p"] > 0.9
+    assert compare_spread([0.0, 0.0, 0.0], [1.0, 1.0])["bf_p"] == 1.0  # no spread anywhere
+
+
 def test_compare_runs_markdown_names_every_test(repeated_runs, tmp_path):
     result = subprocess.run(
         [

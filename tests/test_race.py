@@ -219,6 +219,8 @@ def test_race_skips_finished_runs_and_writes_the_verdict(tiny_race):
         for ours in ("recommended", "maxmin", "instances"):
             assert f"| mAP@0.5 | {ours} vs {peer} |" in verdict
     assert "| worst_AP@0.5 |" in verdict and "Holm" in verdict
+    spread = verdict[verdict.index("Run-to-run spread") :]
+    assert "Brown-Forsythe" in spread and "| mAP@0.5 | maxmin vs uniform |" in spread
     assert (work_dir / "verdict_ecdf.png").stat().st_size > 10_000
     assert (work_dir / "verdict_classes.png").stat().st_size > 10_000
 

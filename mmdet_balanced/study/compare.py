@@ -6,6 +6,8 @@ Per group: mean, sample std, best, n. Per pair of groups: the paper's two-sample
 Kolmogorov-Smirnov test, Mann-Whitney U, a seeded bootstrap 95% confidence interval of the
 difference of means, Cliff's delta (effect size), and both p-values Holm-adjusted over every
 test of the table, so that thresholds x classes x methods do not make significance by chance.
+The paper's third claim, a lower spread across runs, has its own comparison
+(:func:`compare_spread`: difference of run-to-run std with a bootstrap CI, Brown-Forsythe test).
 """
 
 import glob
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
-from scipy.stats import ks_2samp, mannwhitneyu
+from scipy.stats import ks_2samp, levene, mannwhitneyu
 
 TEST_FILE = "test_metrics.json"
 OLD_PREFIX, PREFIX = "balanced/", "class_ap/"  # ClassAPMetric's prefix before / since 0.3
@@ -161,6 +163,27 @@ def compare_pair(a, b, seed: int = 0, resamples: int = 10000) -> dict:
         mw_u=float(mw.statistic),
         mw_p=float(mw.pvalue),
         cliffs_delta=cliffs_delta(a, b),
+    )
+
+
+def compare_spread(a, b, seed: int = 0, resamples: int = 10000, level: float = 0.95) -> dict:
+    """Run-to-run spread of ``b`` against ``a``: ``std(b) - std(a)`` (sample std) with a
+    percentile bootstrap CI (each group resampled with replacement), and the Brown-Forsythe
+    test of equal spread (Levene's test about the median, robust to a few odd runs)."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    rng = np.random.default_rng(seed)
+    std_a = a[rng.integers(0, a.size, size=(resamples, a.size))].std(axis=1, ddof=1)
+    std_b = b[rng.integers(0, b.size, size=(resamples, b.size))].std(axis=1, ddof=1)
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(std_b - std_a, [tail, 100.0 - tail])
+    constant = np.ptp(a) == 0 and np.ptp(b) == 0  # Levene is undefined: no spread at all
+    return dict(
+        std_a=float(a.std(ddof=1)),
+        std_b=float(b.std(ddof=1)),
+        std_difference=float(b.std(ddof=1) - a.std(ddof=1)),
+        std_ci_low=float(low),
+        std_ci_high=float(high),
+        bf_p=1.0 if constant else float(levene(a, b, center="median").pvalue),
     )
 
 

@@ -38,7 +38,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .compare import load_group, plot_ecdfs, summarize
+from .compare import compare_spread, holm, load_group, plot_ecdfs, summarize
 
 FINISHED = "test_metrics.json"
 OURS = ("recommended", "maxmin", "instances")  # compared with every other arm
@@ -661,10 +661,50 @@ def add_worst_class(group, prefix="class_ap/"):
             metrics[f"{prefix}worst_AP@{thr}"] = float(min(values))
 
 
+def spread_lines(groups, metrics, pairs, seed: int = 0) -> list:
+    """The verdict's run-to-run spread table (the paper's claim of a lower spread across runs):
+    per pair, on the mAPs and the worst class's AP@0.5, each arm's std, the difference with a
+    bootstrap 95% CI and the Brown-Forsythe test, Holm over this table."""
+    chosen = [m for m in metrics if "/mAP@" in m or m.endswith("/worst_AP@0.5")]
+    samples = {
+        (g.name, m): np.array([v[m] for v in g.runs.values() if m in v])
+        for g in groups
+        for m in chosen
+    }
+    rows = []
+    for metric in chosen:
+        for a, b in pairs:
+            if min(samples[(a, metric)].size, samples[(b, metric)].size) >= 2:
+                spread = compare_spread(samples[(a, metric)], samples[(b, metric)], seed)
+                rows.append(dict(metric=metric, a=a, b=b, **spread))
+    if not rows:
+        return []
+    for row, adjusted in zip(rows, holm([r["bf_p"] for r in rows])):
+        row["bf_p_holm"] = float(adjusted)
+    lines = [
+        "",
+        "Run-to-run spread (sample std of the per-run values; difference = second arm - first "
+        f"arm, bootstrap 95% CI; Brown-Forsythe test, Holm over these {len(rows)} tests; "
+        "p < 0.05 after Holm in bold):",
+        "",
+        "| metric | arms | std (first → second) | difference [95% CI] | Brown-Forsythe p (Holm) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in rows:
+        bold = "**" if r["bf_p_holm"] < 0.05 else ""
+        lines.append(
+            f"| {r['metric'].replace('class_ap/', '')} | {r['b']} vs {r['a']} | "
+            f"{r['std_a']:.3f} → {r['std_b']:.3f} | {bold}{r['std_difference']:+.3f}{bold} "
+            f"[{r['std_ci_low']:+.3f}, {r['std_ci_high']:+.3f}] | "
+            f"{r['bf_p']:.3g} ({r['bf_p_holm']:.3g}) |"
+        )
+    return lines
+
+
 def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None, plot_classes=None):
     """Ours (recommended, maxmin) against every other arm, every metric: means and run-to-run
     std, difference with bootstrap 95% CI, KS, Mann-Whitney, Cliff's delta, Holm over the
-    whole family; ``plot`` the ECDFs, ``plot_classes`` the per-class AP figure
+    whole family, and the run-to-run spread (:func:`spread_lines`); ``plot`` the ECDFs, ``plot_classes`` the per-class AP figure
     (:func:`plot_class_ap`). Returns the markdown text and its headline (the mAP and
     worst-class rows)."""
     groups = [load_group(name, [osp.join(work_dir, name)], source="test") for name in arms]
@@ -716,6 +756,7 @@ def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None, plot_clas
             f"{t['ci_high']:+.3f}] | {t['ks_p']:.3g} ({t['ks_p_holm']:.3g}) | "
             f"{t['mw_p']:.3g} ({t['mw_p_holm']:.3g}) | {t['cliffs_delta']:+.2f} |"
         )
+    lines += spread_lines(groups, metrics, pairs)
     text = "\n".join(lines) + "\n"
     headline = (
         "\n".join(
