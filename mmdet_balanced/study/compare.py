@@ -115,16 +115,22 @@ def load_group(name: str, specs, **read_kwargs) -> Group:
     return group
 
 
+def _bootstrap_difference(a, b, statistic, resamples: int, seed: int, level: float):
+    """Percentile bootstrap CI of ``statistic(b) - statistic(a)`` (``statistic`` reduces each
+    row of resamples): each group resampled with replacement, from ``default_rng(seed)``."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    rng = np.random.default_rng(seed)
+    stat_a = statistic(a[rng.integers(0, a.size, size=(resamples, a.size))])
+    stat_b = statistic(b[rng.integers(0, b.size, size=(resamples, b.size))])
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(stat_b - stat_a, [tail, 100.0 - tail])
+    return float(low), float(high)
+
+
 def bootstrap_mean_difference(a, b, resamples: int = 10000, seed: int = 0, level: float = 0.95):
     """Percentile bootstrap CI of ``mean(b) - mean(a)``: each group resampled with replacement,
     ``resamples`` times, from ``numpy.random.default_rng(seed)``."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    rng = np.random.default_rng(seed)
-    means_a = a[rng.integers(0, a.size, size=(resamples, a.size))].mean(axis=1)
-    means_b = b[rng.integers(0, b.size, size=(resamples, b.size))].mean(axis=1)
-    tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(means_b - means_a, [tail, 100.0 - tail])
-    return float(low), float(high)
+    return _bootstrap_difference(a, b, lambda x: x.mean(axis=1), resamples, seed, level)
 
 
 def cliffs_delta(a, b) -> float:
@@ -171,18 +177,14 @@ def compare_spread(a, b, seed: int = 0, resamples: int = 10000, level: float = 0
     percentile bootstrap CI (each group resampled with replacement), and the Brown-Forsythe
     test of equal spread (Levene's test about the median, robust to a few odd runs)."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    rng = np.random.default_rng(seed)
-    std_a = a[rng.integers(0, a.size, size=(resamples, a.size))].std(axis=1, ddof=1)
-    std_b = b[rng.integers(0, b.size, size=(resamples, b.size))].std(axis=1, ddof=1)
-    tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.percentile(std_b - std_a, [tail, 100.0 - tail])
+    low, high = _bootstrap_difference(a, b, lambda x: x.std(axis=1, ddof=1), resamples, seed, level)
     constant = np.ptp(a) == 0 and np.ptp(b) == 0  # Levene is undefined: no spread at all
     return dict(
         std_a=float(a.std(ddof=1)),
         std_b=float(b.std(ddof=1)),
         std_difference=float(b.std(ddof=1) - a.std(ddof=1)),
-        std_ci_low=float(low),
-        std_ci_high=float(high),
+        std_ci_low=low,
+        std_ci_high=high,
         bf_p=1.0 if constant else float(levene(a, b, center="median").pvalue),
     )
 
