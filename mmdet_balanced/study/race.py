@@ -702,11 +702,11 @@ def spread_lines(groups, metrics, pairs, seed: int = 0) -> list:
 
 
 def verdict(work_dir: str, arms, out_md=None, out_csv=None, plot=None, plot_classes=None):
-    """Ours (recommended, maxmin) against every other arm, every metric: means and run-to-run
-    std, difference with bootstrap 95% CI, KS, Mann-Whitney, Cliff's delta, Holm over the
-    whole family, and the run-to-run spread (:func:`spread_lines`); ``plot`` the ECDFs,
-    ``plot_classes`` the per-class AP figure (:func:`plot_class_ap`). Returns the markdown text
-    and its headline (the mAP and worst-class rows)."""
+    """Ours (:data:`OURS`: recommended, maxmin, instances) against every other arm, every
+    metric: means and run-to-run std, difference with bootstrap 95% CI, KS, Mann-Whitney,
+    Cliff's delta, Holm over the whole family, and the run-to-run spread (:func:`spread_lines`);
+    ``plot`` the ECDFs, ``plot_classes`` the per-class AP figure (:func:`plot_class_ap`).
+    Returns the markdown text and its headline (the mAP and worst-class rows)."""
     groups = [load_group(name, [osp.join(work_dir, name)], source="test") for name in arms]
     groups = [g for g in groups if g.runs]
     for group in groups:
