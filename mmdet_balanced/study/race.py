@@ -108,11 +108,19 @@ def rfs_threshold(stats: DatasetStats) -> float:
     return float(np.median(frequencies[frequencies > 0]))
 
 
-def _ceil_repeats(factors: dict, classes) -> dict:
-    """The whole repeats MMEngine's ``ClassBalancedDataset`` gives each class's images: it
-    rounds every image's factor up (``math.ceil``), so 1.755 repeats an image twice (a class
-    without images: 1)."""
-    return {name: int(np.ceil(factors.get(name, 1.0))) for name in classes}
+def _class_repeats(threshold: float, frequency, classes):
+    """The LVIS rule's class factors ``max(1, sqrt(t / f_c))`` (rounded to 3 digits, for
+    display) and the whole repeats MMEngine's ``ClassBalancedDataset`` gives each class's
+    images: it rounds every image's factor up (``math.ceil``), so 1.755 repeats an image twice
+    (a class without images: 1)."""
+    exact = {
+        name: max(1.0, float(np.sqrt(threshold / f)))
+        for name, f in zip(classes, frequency)
+        if f > 0
+    }
+    factors = {name: round(f, 3) for name, f in exact.items()}
+    repeats = {name: int(np.ceil(exact.get(name, 1.0))) for name in classes}
+    return factors, repeats
 
 
 def twin_arms(arms: dict, stats: DatasetStats) -> dict:
@@ -178,13 +186,7 @@ def _oversampling(stats):
 def _rfs(stats):
     threshold = rfs_threshold(stats)
     frequencies = np.asarray(stats.image_counts, dtype=float) / max(stats.num_images, 1)
-    exact = {
-        name: max(1.0, float(np.sqrt(threshold / f)))
-        for name, f in zip(stats.classes, frequencies)
-        if f > 0
-    }
-    factors = {name: round(f, 3) for name, f in exact.items()}
-    repeats = _ceil_repeats(exact, stats.classes)
+    factors, repeats = _class_repeats(threshold, frequencies, stats.classes)
     return Arm(
         "rfs",
         dict(type="DefaultSampler", shuffle=True),
@@ -202,13 +204,7 @@ def _irfs(stats):
         raise ValueError("the irfs arm needs box counts (DatasetStats.instance_frequency)")
     frequency = np.asarray(stats.instance_frequency, dtype=float)
     threshold = float(np.median(frequency[frequency > 0]))
-    exact = {
-        name: max(1.0, float(np.sqrt(threshold / f)))
-        for name, f in zip(stats.classes, frequency)
-        if f > 0
-    }
-    factors = {name: round(f, 3) for name, f in exact.items()}
-    repeats = _ceil_repeats(exact, stats.classes)
+    factors, repeats = _class_repeats(threshold, frequency, stats.classes)
     return Arm(
         "irfs",
         dict(type="DefaultSampler", shuffle=True),
