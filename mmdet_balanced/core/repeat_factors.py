@@ -14,10 +14,16 @@ def image_repeat_factors(labels, threshold: float, sqrt: bool = True) -> np.ndar
     (fractional, rounded stochastically each epoch)."""
     labels = presence_matrix(labels)
     fraction = np.asarray(labels.sum(axis=0)).ravel() / labels.shape[0]
+    return _per_image(labels, class_repeat_factors(fraction, threshold, sqrt))
+
+
+def class_repeat_factors(frequency, threshold: float, sqrt: bool = True) -> np.ndarray:
+    """The LVIS class rule ``r_c = max(1, t / f_c)`` (its square root if ``sqrt``) for each
+    class frequency ``f_c``; a class with ``f_c = 0`` gets ``inf`` (it has no image to
+    repeat). RFS passes image fractions, IRFS ``sqrt(f_img_c * f_box_c)``."""
     with np.errstate(divide="ignore"):
-        ratio = threshold / fraction
-    factor = np.maximum(1.0, np.sqrt(ratio) if sqrt else ratio)
-    return _per_image(labels, factor)
+        ratio = threshold / np.asarray(frequency, dtype=float)
+    return np.maximum(1.0, np.sqrt(ratio) if sqrt else ratio)
 
 
 def instance_class_frequency(counts) -> np.ndarray:
@@ -40,8 +46,7 @@ def instance_repeat_factors(counts, threshold: float) -> np.ndarray:
             "median class frequency; LVIS uses 0.001)"
         )
     counts = count_matrix(counts)
-    with np.errstate(divide="ignore"):
-        factor = np.maximum(1.0, np.sqrt(threshold / instance_class_frequency(counts)))
+    factor = class_repeat_factors(instance_class_frequency(counts), threshold)
     return _per_image(presence_matrix(counts), factor)
 
 

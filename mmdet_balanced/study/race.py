@@ -38,6 +38,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..core.repeat_factors import class_repeat_factors
 from .compare import compare_spread, holm, load_group, plot_ecdfs, summarize
 
 FINISHED = "test_metrics.json"
@@ -109,13 +110,13 @@ def rfs_threshold(stats: DatasetStats) -> float:
 
 
 def _class_repeats(threshold: float, frequency, classes):
-    """The LVIS rule's class factors ``max(1, sqrt(t / f_c))`` (rounded to 3 digits, for
+    """The LVIS rule's class factors (:func:`class_repeat_factors`, rounded to 3 digits, for
     display) and the whole repeats MMEngine's ``ClassBalancedDataset`` gives each class's
     images: it rounds every image's factor up (``math.ceil``), so 1.755 repeats an image twice
     (a class without images: 1)."""
     exact = {
-        name: max(1.0, float(np.sqrt(threshold / f)))
-        for name, f in zip(classes, frequency)
+        name: float(factor)
+        for name, factor, f in zip(classes, class_repeat_factors(frequency, threshold), frequency)
         if f > 0
     }
     factors = {name: round(f, 3) for name, f in exact.items()}
