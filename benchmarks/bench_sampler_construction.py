@@ -63,7 +63,7 @@ def construction(num_images):
     )
     builders = {
         "ClassAwareSampler": lambda: ClassAwareSampler(dataset, seed=0),
-        "BalancedQPSampler": lambda: BalancedQPSampler(dataset, seed=0),
+        "BalancedQPSampler": lambda: BalancedQPSampler(dataset, seed=0, lam=500.0),
     }
     times = {name: [] for name in builders}
     for _ in range(7):  # alternate, so that machine noise hits both alike
@@ -73,7 +73,7 @@ def construction(num_images):
     for name, values in times.items():
         print(f"{name:<22} {np.median(values):>9.3f} {min(values):>7.3f} {max(values):>7.3f}")
     labels, read = timed(lambda: label_matrix(dataset))
-    _, solve = timed(lambda: solve_balanced_qp(labels))
+    _, solve = timed(lambda: solve_balanced_qp(labels, lam=500.0))
     print(f"  of which label_matrix {read:.3f} s, solve_balanced_qp {solve:.3f} s")
 
 
@@ -88,7 +88,7 @@ def real_annotations(shared):
             print(f"{name:<20} (not found under {shared})")
             continue
         labels, read = timed(lambda: label_matrix(dataset))
-        (p, info), solve = timed(lambda: solve_balanced_qp(labels, return_info=True))
+        (p, info), solve = timed(lambda: solve_balanced_qp(labels, lam=500.0, return_info=True))
         uniform = info.uniform_class_frequencies
         print(
             f"{name:<20} {labels.shape[0]:>7} {labels.shape[1]:>3} {info.num_groups:>5} "

@@ -142,7 +142,11 @@ def test_the_lambda_used_is_the_one_reported(data_root, tmp_path, caplog):
     _, info = solve_balanced_qp(labels, lam_scale=0.5, return_info=True)
     assert (info.lam, info.lam_source) == (1.5, "lam_scale")
     _, info = solve_balanced_qp(labels, return_info=True)
-    assert (info.lam, info.lam_source) == (500.0, "default")
+    assert (info.lam, info.lam_source) == (3 * 500.0 / 1237.0, "default")  # the paper's lam_scale
+    assert info.lam_text(3) == (
+        f"lam={1500 / 1237:.6g} (the default lam_scale=0.4042 x N=3, the paper's 500 at "
+        "N = 1237; neither lam nor lam_scale set)"
+    )
     _, info = solve_balanced_qp(labels, lam=2.0, return_info=True)
     assert (info.lam, info.lam_source) == (2.0, "lam")
     with pytest.raises(ValueError, match=r"lam=-1 and lam_scale=0.404 are both set"):

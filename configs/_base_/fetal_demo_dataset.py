@@ -42,7 +42,7 @@ train_dataloader = dict(
     num_workers=0,
     persistent_workers=False,
     # The one entry that turns balanced sampling on (paper: alpha = 0.5/N, lambda = 500).
-    sampler=dict(type="BalancedQPSampler", alpha_factor=0.5),  # lam: the paper's 500
+    sampler=dict(type="BalancedQPSampler", alpha_factor=0.5),  # lam: 0.404 N (the default)
     batch_sampler=dict(type="AspectRatioBatchSampler"),
     dataset=dict(
         type=dataset_type,

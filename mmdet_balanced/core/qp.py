@@ -24,9 +24,10 @@ from .report import frequency_spread
 SOLVERS = ("auto", "newton", "cvxopt")
 OBJECTIVES = ("paper", "maxmin")
 COUNTS = ("images", "instances")
-#: The paper's lam = 500 at N = 1237, as a scale-free ``lam_scale`` (lam = lam_scale * N).
+#: The paper's lam = 500 at N = 1237, as a scale-free ``lam_scale`` (lam = lam_scale * N); the
+#: default when neither ``lam`` nor ``lam_scale`` is set (the races in docs/studies.md).
 PAPER_LAM_SCALE = 500.0 / 1237.0
-#: The paper's lam, used when neither ``lam`` nor ``lam_scale`` is set.
+#: The paper's lam as written (tuned at N = 1237); ``lam=PAPER_LAM`` reproduces the paper.
 PAPER_LAM = 500.0
 #: ``lam = 0`` is solved as the limit lam -> 0+, at this multiple of N * C (the balance term's
 #: curvature scale): its objective is then within ~1e-9 of the minimum.
@@ -59,20 +60,24 @@ class SolveInfo:
     instance_scale: float = 1.0  # count="instances": E = box counts / this (the mean
     #                                       count of a present class in an image)
     lam: float = None  # the lam solved with (from lam, lam_scale or default)
-    lam_source: str = "lam"  # "lam", "lam_scale" or "default" (the paper's 500)
+    lam_source: str = "lam"  # "lam", "lam_scale" or "default" (PAPER_LAM_SCALE x N)
 
     def lam_text(self, num_images: int) -> str:
         """The lambda used and where it came from, e.g. ``lam=275.6 (lam_scale=0.4042 x N=682)``."""
         if self.lam_source == "lam_scale":
             return f"lam={self.lam:.6g} (lam_scale={self.lam / num_images:.6g} x N={num_images})"
         if self.lam_source == "default":
-            return f"lam={self.lam:.6g} (the paper's default; neither lam nor lam_scale set)"
+            return (
+                f"lam={self.lam:.6g} (the default lam_scale={PAPER_LAM_SCALE:.4g} x N={num_images}, "
+                "the paper's 500 at N = 1237; neither lam nor lam_scale set)"
+            )
         return f"lam={self.lam:.6g} (set as lam)"
 
 
 def resolve_lam(lam, lam_scale, num_images: int):
-    """The lambda to solve with and its source: ``lam`` as given, ``lam_scale * N``, or the
-    paper's 500 when neither is set. Setting both is an error: one would be silently unused."""
+    """The lambda to solve with and its source: ``lam`` as given, ``lam_scale * N``, or
+    ``PAPER_LAM_SCALE * N`` (the paper's 500 at its N = 1237) when neither is set. Setting both
+    is an error: one would be silently unused."""
     if lam is not None and lam_scale is not None:
         raise ValueError(
             f"lam={lam!r} and lam_scale={lam_scale!r} are both set, but only one "
@@ -90,7 +95,7 @@ def resolve_lam(lam, lam_scale, num_images: int):
         )
         return scale * num_images, "lam_scale"
     if lam is None:
-        return PAPER_LAM, "default"
+        return PAPER_LAM_SCALE * num_images, "default"
     return _check_real(
         "lam", lam, 0.0, np.inf, "it must be finite and >= 0 (the paper uses 500 for N = 1237)"
     ), "lam"
@@ -303,8 +308,9 @@ def solve_balanced_qp(
         labels: (N, C) presence matrix (array-like or scipy sparse); any nonzero is "present".
         alpha_factor: the floor ``p_i >= alpha_factor / N``, in [0, 1] (paper: 0.5). At 1 only
             the uniform vector is feasible.
-        lam: weight of ``lam/2 ||p||^2`` (paper: 500 for N = 1237, the value used when neither
-            ``lam`` nor ``lam_scale`` is set), >= 0. ``lam = 0`` has many
+        lam: weight of ``lam/2 ||p||^2``, >= 0 (paper: 500 for N = 1237; when neither ``lam``
+            nor ``lam_scale`` is set, ``PAPER_LAM_SCALE * N``, the same weight at any N).
+            ``lam = 0`` has many
             minimisers; the returned one approximates the limit lam -> 0+ (the minimum-norm
             minimiser): it is solved at ``lam = 1e-8 * N * C``, far below the balance term's
             curvature, and its objective is within ~1e-9 of the minimum.
@@ -314,7 +320,7 @@ def solve_balanced_qp(
         lam_scale: scale-free alternative to ``lam``: ``lam = lam_scale * N``. Replicating
             every image k times multiplies the lam that gives the same ``N p`` by k, so a
             ``lam_scale`` carries across dataset sizes; the paper's setting is
-            ``PAPER_LAM_SCALE = 500 / 1237``. Setting both ``lam`` and ``lam_scale`` is an
+            ``PAPER_LAM_SCALE = 500 / 1237`` (the default). Setting both ``lam`` and ``lam_scale`` is an
             error; :class:`SolveInfo` reports the lambda used (``lam``, ``lam_source``).
         objective: ``"paper"`` (default) or ``"maxmin"``: first maximise the smallest class
             frequency (LP), then minimise the paper's objective keeping every class at

@@ -25,8 +25,8 @@ def add_balanced_config(cfg):
     cfg.DATALOADER.BALANCED = CN()
     balanced = cfg.DATALOADER.BALANCED
     balanced.ALPHA_FACTOR = 0.5  # p_i >= ALPHA_FACTOR / N
-    balanced.LAM = None  # weight of lam/2 ||p||^2; None: the paper's 500 (N = 1237)
-    balanced.LAM_SCALE = None  # or lam = LAM_SCALE * N (the paper's: 0.404)
+    balanced.LAM = None  # weight of lam/2 ||p||^2 (the paper's: 500 at N = 1237)
+    balanced.LAM_SCALE = None  # or lam = LAM_SCALE * N; both None: 0.404 N, the paper's scale
     balanced.OBJECTIVE = "paper"  # or "maxmin": lift the rarest class first
     balanced.COUNT = "images"  # or "instances": balance box counts, not image presence
     balanced.BACKGROUND_SHARE = None  # None, a probability, or "uniform"
