@@ -140,7 +140,8 @@ def test_runner_trains_with_the_balanced_sampler(config, demo_data, tmp_path):
     sampler = runner.train_dataloader.batch_sampler.sampler
     assert isinstance(sampler, BalancedQPSampler)
     assert type(runner.train_dataloader.batch_sampler).__name__ == "AspectRatioBatchSampler"
-    expected = solve_balanced_qp(label_matrix(runner.train_dataloader.dataset))
+    # the config's setting, the paper's (lam=500.0, not the default lam_scale)
+    expected = solve_balanced_qp(label_matrix(runner.train_dataloader.dataset), lam=500.0)
     np.testing.assert_array_equal(sampler.probabilities, expected)
     runner.train()
     assert runner.iter == 6 and runner.epoch == 2
