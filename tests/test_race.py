@@ -225,6 +225,31 @@ def test_race_skips_finished_runs_and_writes_the_verdict(tiny_race):
     assert (work_dir / "verdict_classes.png").stat().st_size > 10_000
 
 
+def test_split_race_keeps_every_arm_and_refuses_another_budget(tiny_race, tmp_path):
+    """A race split over calls (``--arms`` apart, one work dir) records every arm in one
+    arms.json; a call with another budget in that work dir fails before training, naming
+    the budget that dir holds."""
+    _, command, _ = tiny_race
+    split = tmp_path / "split"
+
+    def call(arms, images="24"):
+        argv = list(command)
+        argv[argv.index("--arms") + 1] = arms
+        argv[argv.index("--images-seen") + 1] = images
+        argv[argv.index("--work-dir") + 1] = str(split)
+        return subprocess.run(argv + ["--dry-run"], cwd=ROOT, capture_output=True, text=True)
+
+    assert call("uniform,rfs").returncode == 0
+    assert call("recommended,maxmin").returncode == 0
+    arms = json.load(open(split / "arms.json"))
+    assert list(arms["arms"]) == ["uniform", "rfs", "recommended", "maxmin"]
+    other = call("uniform", images="48")
+    assert other.returncode == 2
+    assert "holds a race of 24 images seen" in other.stderr
+    assert "--images-seen 24" in other.stderr
+    assert list(json.load(open(split / "arms.json"))["arms"]) == list(arms["arms"])
+
+
 def test_class_figure_puts_the_rarest_class_first(tmp_path):
     """The per-class AP figure: the mAP panel, then one panel per class ordered by training
     image count (rarest first, the count in the title), whatever the metric keys' order."""

@@ -500,10 +500,38 @@ def load_config(path, cfg_options):
     return cfg
 
 
+def earlier_arms(work_dir: str, images_seen: int, batch: int, ranks: int, num_images: int):
+    """The arms an earlier call recorded in ``work_dir/arms.json`` (``{}`` if none), so that
+    a race split over several calls (one per core or machine, ``--arms`` apart) keeps every
+    arm's setting in one record. A work dir whose runs trained on another budget or training
+    set is refused: its finished runs would be skipped and mixed into the verdict."""
+    path = osp.join(work_dir, "arms.json")
+    if not osp.exists(path):
+        return {}
+    with open(path) as handle:
+        record = json.load(handle)
+    before = (record.get("images_seen"), record.get("batch_size"), record.get("ranks"))
+    if before != (images_seen, batch, ranks):
+        raise ValueError(
+            f"--work-dir {work_dir} holds a race of {before[0]} images seen (batch "
+            f"{before[1]} x {before[2]} rank(s)); this call asks for {images_seen} (batch "
+            f"{batch} x {ranks}). Pass --images-seen {before[0]} with the same batch and "
+            "ranks to go on with it, or another --work-dir for a new budget"
+        )
+    if record.get("train_images", num_images) != num_images:
+        raise ValueError(
+            f"--work-dir {work_dir} holds a race on {record['train_images']} training images; "
+            f"this config has {num_images}. Use another --work-dir for another training set"
+        )
+    return record.get("arms", {})
+
+
 def prepare(args, images_seen: int, work_dir: str, cfg, stats) -> dict:
-    """Write each arm's config and ``arms.json``; return ``{arm: config path}``."""
+    """Write each arm's config and ``arms.json`` (arms recorded there by earlier calls kept);
+    return ``{arm: config path}``."""
     batch = cfg.train_dataloader.batch_size
     max_iters = budget_iterations(images_seen, batch, _world_size(args))
+    recorded = earlier_arms(work_dir, images_seen, batch, _world_size(args), stats.num_images)
     os.makedirs(work_dir, exist_ok=True)
     record, paths = {}, {}
     arms = {name: ARM_RULES[name](stats) for name in args.arms}
@@ -537,7 +565,7 @@ def prepare(args, images_seen: int, work_dir: str, cfg, stats) -> dict:
         train_images=stats.num_images,
         epochs_equivalent=images_seen / stats.num_images,
         class_image_counts=dict(zip(stats.classes, map(int, stats.image_counts))),
-        arms=record,
+        arms={**{k: v for k, v in recorded.items() if k not in record}, **record},
     )
     with open(osp.join(work_dir, "arms.json"), "w") as handle:
         json.dump(record, handle, indent=1)
@@ -1002,7 +1030,11 @@ def main(argv=None):
     plan = []
     for images in budgets:
         budget_dir = osp.join(work_dir, f"images_{images}") if curve else work_dir
-        paths = prepare(args, images, budget_dir, cfg, stats)
+        try:
+            paths = prepare(args, images, budget_dir, cfg, stats)
+        except ValueError as error:
+            print(f"race: {error}", file=sys.stderr)
+            return 2
         label = (lambda name: f"{name}@{images}") if curve else (lambda name: name)
         plan += [(label(name), path, osp.join(budget_dir, name)) for name, path in paths.items()]
     if args.dry_run:
