@@ -331,8 +331,28 @@ def test_interim_verdict_waits_for_two_runs_in_every_arm(tiny_race, tmp_path):
     shutil.copy(work_dir / "maxmin" / "run_01" / "test_metrics.json", partial / "maxmin" / "run_01")
     assert interim_verdict(str(partial), arms)
     text = (partial / "verdict.md").read_text()
-    assert "uniform n=2, recommended n=2, maxmin n=2" in text
+    assert all(f"{name} n=2" in text.splitlines()[0] for name in arms)
     assert "| mAP@0.5 | recommended vs uniform |" in text
+
+
+def test_verdict_of_a_split_race_covers_every_calls_arms(tiny_race, tmp_path):
+    """A call that trained some of a race's arms writes the verdict of every arm in its work
+    dir with two finished runs (the other calls' arms too), not of its own arms alone."""
+    from mmdet_balanced.study.race import interim_verdict, verdict_arms
+
+    work_dir, _, _ = tiny_race
+    split = tmp_path / "race"
+    shutil.copytree(work_dir, split, ignore=shutil.ignore_patterns("*.pth", "verdict*"))
+    (split / "recommended" / "run_01" / "test_metrics.json").unlink()  # another call's, training
+    mine = ["maxmin", "uniform"]
+    expected = [name for name in ARM_RULES if name != "recommended"]  # arms.json's order
+    assert verdict_arms(str(split), mine) == expected
+    assert interim_verdict(str(split), mine)
+    title = (split / "verdict.md").read_text().splitlines()[0]
+    assert "irfs n=2" in title and "maxmin n=2" in title and "recommended n=" not in title
+    # this call's own arms are always in it, even before other calls record theirs
+    (split / "arms.json").unlink()
+    assert verdict_arms(str(split), mine) == mine
 
 
 def test_learning_curve_keeps_every_budget_in_its_work_dir(tmp_path):

@@ -870,16 +870,34 @@ def plot_class_ap(groups, path, class_counts=None, iou="0.5", prefix="class_ap/"
     return [title for _, title in panels]
 
 
+def _finished_runs(work_dir: str, arm: str) -> int:
+    return len(glob.glob(osp.join(work_dir, arm, "run_*", FINISHED)))
+
+
+def verdict_arms(work_dir: str, arms, min_runs: int = 2) -> list:
+    """The arms a verdict covers: ``arms`` (this call's) and, in a race split over several
+    calls (``--arms`` apart, one work dir), every other arm ``arms.json`` records that has
+    ``min_runs`` finished runs, in the record's order: each call's verdict is the whole
+    race's so far, not only its own arms'."""
+    path = osp.join(work_dir, "arms.json")
+    recorded = []
+    if osp.exists(path):
+        with open(path) as handle:
+            recorded = list(json.load(handle).get("arms", {}))
+    order = recorded + [name for name in arms if name not in recorded]
+    return [name for name in order if name in arms or _finished_runs(work_dir, name) >= min_runs]
+
+
 def interim_verdict(work_dir: str, arms, min_runs: int = 2) -> bool:
-    """The verdict of a race in progress, once every arm has ``min_runs`` finished runs (its
-    title says how many each has): a race spans sessions, and what is committed between them
+    """The verdict of a race in progress, once every arm of this call has ``min_runs``
+    finished runs (its title says how many each has; a split race's other arms join it as
+    :func:`verdict_arms` says): a race spans sessions, and what is committed between them
     should say where it stands. Returns whether it was written."""
-    finished = [len(glob.glob(osp.join(work_dir, name, "run_*", FINISHED))) for name in arms]
-    if min(finished, default=0) < min_runs:
+    if min((_finished_runs(work_dir, name) for name in arms), default=0) < min_runs:
         return False
     verdict(
         work_dir,
-        arms,
+        verdict_arms(work_dir, arms, min_runs),
         osp.join(work_dir, "verdict.md"),
         osp.join(work_dir, "verdict.csv"),
         osp.join(work_dir, "verdict_ecdf.png"),
@@ -1057,9 +1075,12 @@ def main(argv=None):
             flush=True,
         )
     else:
+        arms = verdict_arms(work_dir, args.arms)
+        if arms != list(args.arms):
+            print(f"[race] verdict over this work dir's arms: {', '.join(arms)}", flush=True)
         _, headline = verdict(
             work_dir,
-            args.arms,
+            arms,
             osp.join(work_dir, "verdict.md"),
             osp.join(work_dir, "verdict.csv"),
             osp.join(work_dir, "verdict_ecdf.png"),
