@@ -1,0 +1,93 @@
+"""The YOLO race (``mmdet_balanced.study.yolo_race``): real Ultralytics training of YOLOv8n on
+tiny generated data, one run per arm in its own process; equal images seen across arms, the
+class-weighted arm really weighted, test AP at the paper's IoUs; bad input refused before any
+training."""
+
+import glob
+import json
+import os.path as osp
+
+import pytest
+import ultralytics  # noqa: F401  (installed by tools/setup_env.sh: a missing one is a failure)
+
+from mmdet_balanced.study import yolo_race
+from mmdet_balanced.study.demo_data import coco_to_yolo, make_fetal_dataset
+
+NUM_TRAIN = 24
+
+
+@pytest.fixture(scope="module")
+def data_yaml(tmp_path_factory):
+    coco = str(tmp_path_factory.mktemp("coco"))
+    make_fetal_dataset(coco, num_train=NUM_TRAIN, num_val=20, image_size=64, seed=8)
+    return coco_to_yolo(coco, str(tmp_path_factory.mktemp("yolo")))
+
+
+def race_args(data_yaml, work_dir, **changes):
+    options = dict(
+        data=data_yaml,
+        arms="default,cls_pw,recommended",
+        runs=1,
+        epochs=1,
+        imgsz=64,
+        batch=8,
+        device="cpu",
+        workers=0,
+        work_dir=str(work_dir),
+    )
+    options.update(changes)
+    return [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
+
+
+def test_every_arm_sees_the_same_images_and_is_tested_at_the_papers_ious(data_yaml, tmp_path):
+    assert yolo_race.main(race_args(data_yaml, tmp_path)) == 0
+    with open(tmp_path / "arms.json") as handle:
+        arms = json.load(handle)
+    assert list(arms["arms"]) == ["default", "cls_pw", "recommended"]
+    assert arms["train_images"] == NUM_TRAIN
+    images_per_class = {}  # from the label files themselves
+    for path in glob.glob(osp.join(osp.dirname(data_yaml), "labels", "train", "*.txt")):
+        for cls in {int(line.split()[0]) for line in open(path) if line.strip()}:
+            images_per_class[cls] = images_per_class.get(cls, 0) + 1
+    names = list(arms["class_image_counts"])
+    assert {names.index(n): c for n, c in arms["class_image_counts"].items() if c} == (
+        images_per_class
+    )
+    records = {}
+    for arm in arms["arms"]:
+        with open(tmp_path / arm / "run_00" / "test_metrics.json") as handle:
+            records[arm] = json.load(handle)
+    # one epoch of the train set, whatever the sampler
+    assert {r["images_seen"] for r in records.values()} == {NUM_TRAIN}
+    assert records["default"]["distinct_images_seen"] == NUM_TRAIN  # a shuffle sees them all
+    assert records["recommended"]["distinct_images_seen"] <= NUM_TRAIN
+    for record in records.values():
+        metrics = record["metrics"]
+        for iou in yolo_race.IOUS:
+            per_class = [k for k in metrics if k.startswith(f"class_ap/AP@{iou}/")]
+            assert per_class, f"no per-class AP at IoU {iou}"
+            assert 0.0 <= metrics[f"class_ap/mAP@{iou}"] <= 1.0
+            assert all(0.0 <= metrics[k] <= 1.0 for k in per_class)
+    # Ultralytics weighted the loss only in the cls_pw arm, with the power asked for
+    logs = {arm: open(tmp_path / arm / "run_00" / "race.log").read() for arm in records}
+    assert "Class weights:" in logs["cls_pw"] and "cls_pw=1.0" in logs["cls_pw"]
+    assert "Class weights:" not in logs["default"]
+    assert "lam_scale=0.4042" in logs["recommended"]
+    # a second call trains nothing: finished runs are skipped
+    before = {p: osp.getmtime(p) for p in glob.glob(str(tmp_path / "*" / "run_00" / "*.json"))}
+    assert yolo_race.main(race_args(data_yaml, tmp_path)) == 0
+    assert before == {p: osp.getmtime(p) for p in before}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(batch=7), "--batch 7 does not divide the 24 training images"),
+        (dict(batch=7), "--batch 6 or --batch 8"),
+        (dict(arms="default,rfs"), "unknown: ['rfs']"),
+    ],
+)
+def test_bad_input_is_refused_before_training(data_yaml, tmp_path, capsys, change, message):
+    assert yolo_race.main(race_args(data_yaml, tmp_path, **change)) == 2
+    assert message in capsys.readouterr().err
+    assert not glob.glob(str(tmp_path / "*" / "run_*"))
