@@ -4,6 +4,7 @@
     mmdet-balanced compare --group A=DIR --group B=DIR [...]                compare run groups
     mmdet-balanced race CONFIG --arms ... --runs N --images-seen M [...]    the race
     mmdet-balanced train-repeats CONFIG --runs N --work-dir DIR [...]       seeded runs
+    mmdet-balanced yolo-race --data DATA_YAML --runs N --epochs E [...]     the race on YOLO
 
 Each command is the module's ``main`` (``tools/*.py`` in a clone are the same commands).
 """
@@ -16,6 +17,7 @@ COMMANDS = {
     "compare": "mmdet_balanced.study.compare_tool",
     "race": "mmdet_balanced.study.race",
     "train-repeats": "mmdet_balanced.study.repeats",
+    "yolo-race": "mmdet_balanced.study.yolo_race",
 }
 
 

@@ -91,3 +91,10 @@ def test_bad_input_is_refused_before_training(data_yaml, tmp_path, capsys, chang
     assert yolo_race.main(race_args(data_yaml, tmp_path, **change)) == 2
     assert message in capsys.readouterr().err
     assert not glob.glob(str(tmp_path / "*" / "run_*"))
+
+
+def test_the_command_line_runs_it(data_yaml, tmp_path, capsys):
+    from mmdet_balanced import cli
+
+    assert cli.main(["yolo-race", *race_args(data_yaml, tmp_path, batch=5)]) == 2
+    assert "--batch 5 does not divide" in capsys.readouterr().err
