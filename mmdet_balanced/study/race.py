@@ -870,7 +870,8 @@ def plot_class_ap(groups, path, class_counts=None, iou="0.5", prefix="class_ap/"
     return [title for _, title in panels]
 
 
-def _finished_runs(work_dir: str, arm: str) -> int:
+def finished_runs(work_dir: str, arm: str) -> int:
+    """How many runs of ``arm`` in ``work_dir`` have their ``test_metrics.json``."""
     return len(glob.glob(osp.join(work_dir, arm, "run_*", FINISHED)))
 
 
@@ -885,7 +886,7 @@ def verdict_arms(work_dir: str, arms, min_runs: int = 2) -> list:
         with open(path) as handle:
             recorded = list(json.load(handle).get("arms", {}))
     order = recorded + [name for name in arms if name not in recorded]
-    return [name for name in order if name in arms or _finished_runs(work_dir, name) >= min_runs]
+    return [name for name in order if name in arms or finished_runs(work_dir, name) >= min_runs]
 
 
 def interim_verdict(work_dir: str, arms, min_runs: int = 2) -> bool:
@@ -893,17 +894,23 @@ def interim_verdict(work_dir: str, arms, min_runs: int = 2) -> bool:
     finished runs (its title says how many each has; a split race's other arms join it as
     :func:`verdict_arms` says): a race spans sessions, and what is committed between them
     should say where it stands. Returns whether it was written."""
-    if min((_finished_runs(work_dir, name) for name in arms), default=0) < min_runs:
+    if min((finished_runs(work_dir, name) for name in arms), default=0) < min_runs:
         return False
-    verdict(
+    write_verdict(work_dir, verdict_arms(work_dir, arms, min_runs))
+    return True
+
+
+def write_verdict(work_dir: str, arms) -> str:
+    """:func:`verdict` into ``work_dir``: ``verdict.md``, ``verdict.csv``, ``verdict_ecdf.png``,
+    ``verdict_classes.png``. Returns its headline."""
+    return verdict(
         work_dir,
-        verdict_arms(work_dir, arms, min_runs),
+        arms,
         osp.join(work_dir, "verdict.md"),
         osp.join(work_dir, "verdict.csv"),
         osp.join(work_dir, "verdict_ecdf.png"),
         osp.join(work_dir, "verdict_classes.png"),
-    )
-    return True
+    )[1]
 
 
 def learning_curve(work_dir: str, budgets, num_images: int, arm: str = "uniform"):
@@ -1078,15 +1085,7 @@ def main(argv=None):
         arms = verdict_arms(work_dir, args.arms)
         if arms != list(args.arms):
             print(f"[race] verdict over this work dir's arms: {', '.join(arms)}", flush=True)
-        _, headline = verdict(
-            work_dir,
-            arms,
-            osp.join(work_dir, "verdict.md"),
-            osp.join(work_dir, "verdict.csv"),
-            osp.join(work_dir, "verdict_ecdf.png"),
-            osp.join(work_dir, "verdict_classes.png"),
-        )
-        print(headline)
+        print(write_verdict(work_dir, arms))
         print(
             f"[race] verdict (every metric and class): {work_dir}/verdict.md, verdict.csv, "
             "verdict_ecdf.png, verdict_classes.png (AP per class)"

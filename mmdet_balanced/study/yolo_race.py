@@ -20,7 +20,6 @@ it; the race ends with that verdict (``DIR/verdict.md``, ``.csv``, ECDF and per-
 
 import argparse
 import csv
-import glob
 import json
 import os
 import os.path as osp
@@ -29,7 +28,13 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from .race import FINISHED, RECOMMENDED_LAM_SCALE, verdict, verdict_arms
+from .race import (
+    FINISHED,
+    RECOMMENDED_LAM_SCALE,
+    finished_runs,
+    verdict_arms,
+    write_verdict,
+)
 
 IOUS = (0.2, 0.4, 0.5)  # the paper's thresholds and the usual one
 OURS = ("recommended", "maxmin")
@@ -331,23 +336,10 @@ def run_race(args) -> list:
             f"[yolo race] {len(skipped)} runs not started (--budget-min {args.budget_min}); "
             "rerun the same command to train them",
         )
-    ready = [arm for arm in verdict_arms(args.work_dir, arms) if _finished(args.work_dir, arm) >= 2]
+    ready = [a for a in verdict_arms(args.work_dir, arms) if finished_runs(args.work_dir, a) >= 2]
     if len(ready) >= 2:
-        d = args.work_dir
-        text, headline = verdict(
-            d,
-            ready,
-            osp.join(d, "verdict.md"),
-            osp.join(d, "verdict.csv"),
-            osp.join(d, "verdict_ecdf.png"),
-            osp.join(d, "verdict_classes.png"),
-        )
-        print(headline)
+        print(write_verdict(args.work_dir, ready))
     return failed
-
-
-def _finished(work_dir: str, arm: str) -> int:
-    return len(glob.glob(osp.join(work_dir, arm, "run_*", FINISHED)))
 
 
 def _say(text: str) -> None:
