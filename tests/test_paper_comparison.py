@@ -276,6 +276,26 @@ def test_spread_comparison_finds_the_wider_group():
     shifted = compare_spread(tight, tight + 1.0)
     assert shifted["std_difference"] == pytest.approx(0, abs=1e-12) and shifted["bf_p"] > 0.9
     assert compare_spread([0.0, 0.0, 0.0], [1.0, 1.0])["bf_p"] == 1.0  # no spread anywhere
+    # two runs each: every distance to the median is equal, Levene's W is x/0; no p-value
+    assert np.isnan(compare_spread([0.094, 0.104], [0.114, 0.128])["bf_p"])
+    assert compare_spread([0.094, 0.104, 0.1], [0.114, 0.128])["bf_p"] > 0.05
+
+
+def test_spread_table_claims_nothing_at_two_runs_per_arm():
+    """A verdict written at two runs per arm (a race in progress) lists each arm's spread but
+    no Brown-Forsythe p-value and nothing in bold: the test is undefined there."""
+    from mmdet_balanced.study.compare import Group
+    from mmdet_balanced.study.race import spread_lines
+
+    groups = []
+    for name, values in (("uniform", [0.094, 0.104]), ("maxmin", [0.114, 0.128])):
+        group = Group(name)
+        group.runs = {f"{name}/run_{k}": {"class_ap/mAP@0.5": v} for k, v in enumerate(values)}
+        groups.append(group)
+    lines = spread_lines(groups, ["class_ap/mAP@0.5"], [("uniform", "maxmin")])
+    row = next(line for line in lines if line.startswith("| mAP@0.5 | maxmin vs uniform |"))
+    assert "0.007 → 0.010" in row and "n/a (needs 3 runs in an arm)" in row and "**" not in row
+    assert "Holm over these 0 tests" in "\n".join(lines)
 
 
 def test_compare_runs_markdown_names_every_test(repeated_runs, tmp_path):

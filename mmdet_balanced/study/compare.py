@@ -175,17 +175,24 @@ def compare_pair(a, b, seed: int = 0, resamples: int = 10000) -> dict:
 def compare_spread(a, b, seed: int = 0, resamples: int = 10000, level: float = 0.95) -> dict:
     """Run-to-run spread of ``b`` against ``a``: ``std(b) - std(a)`` (sample std) with a
     percentile bootstrap CI (each group resampled with replacement), and the Brown-Forsythe
-    test of equal spread (Levene's test about the median, robust to a few odd runs)."""
+    test of equal spread (Levene's test about the median, robust to a few odd runs). Its
+    ``bf_p`` is NaN where the test is undefined: each group's distances to its median all equal
+    (two runs per group), so there is no within-group variation to weigh the groups against."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     low, high = _bootstrap_difference(a, b, lambda x: x.std(axis=1, ddof=1), resamples, seed, level)
-    constant = np.ptp(a) == 0 and np.ptp(b) == 0  # Levene is undefined: no spread at all
+    constant = np.ptp(a) == 0 and np.ptp(b) == 0  # no spread at all: equal spread
+    undefined = all(x.size <= 2 or np.ptp(np.abs(x - np.median(x))) == 0 for x in (a, b))
     return dict(
         std_a=float(a.std(ddof=1)),
         std_b=float(b.std(ddof=1)),
         std_difference=float(b.std(ddof=1) - a.std(ddof=1)),
         std_ci_low=low,
         std_ci_high=high,
-        bf_p=1.0 if constant else float(levene(a, b, center="median").pvalue),
+        bf_p=1.0
+        if constant
+        else float("nan")
+        if undefined
+        else float(levene(a, b, center="median").pvalue),
     )
 
 

@@ -704,24 +704,29 @@ def spread_lines(groups, metrics, pairs, seed: int = 0) -> list:
                 rows.append(dict(metric=metric, a=a, b=b, **spread))
     if not rows:
         return []
-    for row, adjusted in zip(rows, holm([r["bf_p"] for r in rows])):
+    tested = [r for r in rows if r["bf_p"] == r["bf_p"]]  # NaN: undefined at two runs each
+    for row, adjusted in zip(tested, holm([r["bf_p"] for r in tested])):
         row["bf_p_holm"] = float(adjusted)
     lines = [
         "",
         "Run-to-run spread (sample std of the per-run values; difference = second arm - first "
-        f"arm, bootstrap 95% CI; Brown-Forsythe test, Holm over these {len(rows)} tests; "
+        f"arm, bootstrap 95% CI; Brown-Forsythe test, Holm over these {len(tested)} tests; "
         "p < 0.05 after Holm in bold):",
         "",
         "| metric | arms | std (first → second) | difference [95% CI] | Brown-Forsythe p (Holm) |",
         "|---|---|---|---|---|",
     ]
     for r in rows:
-        bold = "**" if r["bf_p_holm"] < 0.05 else ""
+        bold = "**" if r.get("bf_p_holm", 1.0) < 0.05 else ""
+        p = (
+            f"{r['bf_p']:.3g} ({r['bf_p_holm']:.3g})"
+            if "bf_p_holm" in r
+            else "n/a (needs 3 runs in an arm)"
+        )
         lines.append(
             f"| {r['metric'].replace('class_ap/', '')} | {r['b']} vs {r['a']} | "
             f"{r['std_a']:.3f} → {r['std_b']:.3f} | {bold}{r['std_difference']:+.3f}{bold} "
-            f"[{r['std_ci_low']:+.3f}, {r['std_ci_high']:+.3f}] | "
-            f"{r['bf_p']:.3g} ({r['bf_p_holm']:.3g}) |"
+            f"[{r['std_ci_low']:+.3f}, {r['std_ci_high']:+.3f}] | {p} |"
         )
     return lines
 
