@@ -77,6 +77,36 @@ def test_every_arm_sees_the_same_images_and_is_tested_at_the_papers_ious(data_ya
     before = {p: osp.getmtime(p) for p in glob.glob(str(tmp_path / "*" / "run_00" / "*.json"))}
     assert yolo_race.main(race_args(data_yaml, tmp_path)) == 0
     assert before == {p: osp.getmtime(p) for p in before}
+    # a call for one arm (a race split over calls) keeps the other arms' record
+    assert yolo_race.main(race_args(data_yaml, tmp_path, arms="default")) == 0
+    with open(tmp_path / "arms.json") as handle:
+        assert json.load(handle)["arms"] == arms["arms"]
+    assert before == {p: osp.getmtime(p) for p in before}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(epochs=2), "trained with --epochs 1; this call asks for --epochs 2"),
+        (dict(imgsz=96, batch=6), "--imgsz 64 --batch 8; this call asks for --imgsz 96 --batch 6"),
+        (
+            dict(cls_pw=0.5),
+            "its cls_pw arm trained with 'Ultralytics' DetectionTrainer, class-weighted loss cls_pw=1.0'; this call asks for '",
+        ),
+    ],
+)
+def test_another_race_in_the_same_work_dir_is_refused(data_yaml, tmp_path, capsys, change, message):
+    # the record an earlier call of race_args(...) leaves, with one finished run
+    settings = {arm: yolo_race.arm_setting(arm, 1.0) for arm in ("default", "cls_pw")}
+    record = dict(model="yolov8n.yaml", epochs=1, imgsz=64, batch=8, train_images=NUM_TRAIN)
+    (tmp_path / "arms.json").write_text(json.dumps(dict(record, arms=settings)))
+    finished = tmp_path / "default" / "run_00"
+    finished.mkdir(parents=True)
+    (finished / "test_metrics.json").write_text("{}")
+    assert yolo_race.main(race_args(data_yaml, tmp_path, **change)) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "cls_pw").exists()  # nothing trained
+    assert json.loads((tmp_path / "arms.json").read_text())["arms"] == settings
 
 
 @pytest.mark.parametrize(

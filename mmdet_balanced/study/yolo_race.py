@@ -199,6 +199,38 @@ def train_one(args, arm: str, seed: int, run_dir: str) -> dict:
     return record
 
 
+SAME_RACE = ("model", "epochs", "imgsz", "batch", "train_images")  # what runs must share
+
+
+def earlier_arms(work_dir: str, record: dict, settings: dict) -> dict:
+    """The arms an earlier call recorded in ``work_dir/arms.json`` (``{}`` if none), kept so
+    that a race split over calls (``--arms`` apart) keeps every arm in one record. A work dir
+    whose runs trained another model, budget or training set, or an arm with another setting
+    (``--cls-pw``), is refused: its finished runs would be skipped and mixed into the verdict."""
+    path = osp.join(work_dir, "arms.json")
+    if not osp.exists(path):
+        return {}
+    with open(path) as handle:
+        before = json.load(handle)
+    changed = [key for key in SAME_RACE if before.get(key) != record[key]]
+    if changed:
+        was = " ".join(f"--{k.replace('_', '-')} {before.get(k)}" for k in changed)
+        now = " ".join(f"--{k.replace('_', '-')} {record[k]}" for k in changed)
+        raise ValueError(
+            f"--work-dir {work_dir} holds a race trained with {was}; this call asks for "
+            f"{now}. Pass the same options to go on with it, or another --work-dir for a new "
+            "race"
+        )
+    arms = before.get("arms", {})
+    for arm, setting in settings.items():
+        if arms.get(arm, setting) != setting:
+            raise ValueError(
+                f"--work-dir {work_dir}: its {arm} arm trained with '{arms[arm]}'; this call "
+                f"asks for '{setting}'. Pass the same --cls-pw, or another --work-dir"
+            )
+    return arms
+
+
 def _train_labels(data: str):
     """Training image count and per-class image counts of an Ultralytics ``data.yaml``."""
     import numpy as np
@@ -267,23 +299,20 @@ def run_race(args) -> list:
     arms = check_arms(args.arms)
     num_images, class_counts = _train_labels(args.data)
     check_batch(num_images, args.batch)
-    os.makedirs(args.work_dir, exist_ok=True)
     settings = {arm: arm_setting(arm, args.cls_pw) for arm in arms}
+    record = dict(
+        model=args.model,
+        epochs=args.epochs,
+        imgsz=args.imgsz,
+        batch=args.batch,
+        images_seen=args.epochs * num_images,
+        train_images=num_images,
+        class_image_counts=class_counts,
+    )
+    earlier = earlier_arms(args.work_dir, record, settings)
+    os.makedirs(args.work_dir, exist_ok=True)
     with open(osp.join(args.work_dir, "arms.json"), "w") as handle:
-        json.dump(
-            dict(
-                model=args.model,
-                epochs=args.epochs,
-                imgsz=args.imgsz,
-                batch=args.batch,
-                images_seen=args.epochs * num_images,
-                train_images=num_images,
-                class_image_counts=class_counts,
-                arms=settings,
-            ),
-            handle,
-            indent=1,
-        )
+        json.dump(dict(record, arms={**earlier, **settings}), handle, indent=1)
     _say(f"[yolo race] {num_images} training images; images per class: {class_counts}")
     for arm, setting in settings.items():
         _say(f"[yolo race] {arm:>12}: {setting}")
@@ -353,8 +382,6 @@ def _forward(args) -> list:
     out = []
     for name in (
         "data",
-        "arms",
-        "runs",
         "epochs",
         "imgsz",
         "batch",
@@ -363,7 +390,6 @@ def _forward(args) -> list:
         "device",
         "cache",
         "workers",
-        "jobs",
         "work_dir",
     ):
         value = getattr(args, name)
