@@ -5,7 +5,10 @@ training."""
 
 import glob
 import json
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 import ultralytics  # noqa: F401  (installed by tools/setup_env.sh: a missing one is a failure)
@@ -14,6 +17,18 @@ from mmdet_balanced.study import yolo_race
 from mmdet_balanced.study.demo_data import coco_to_yolo, make_fetal_dataset
 
 NUM_TRAIN = 24
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+# what the GPU machine's image (tools/gpu_race_yolov8.sh) lacks; Ultralytics itself needs polars
+ABSENT_ON_THE_GPU_IMAGE = ("mmengine", "mmdet", "mmcv", "detectron2", "fvcore", "polars")
+HIDE = f"""import importlib.machinery, sys
+class Hidden(importlib.machinery.PathFinder):
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name.split(".")[0] in {ABSENT_ON_THE_GPU_IMAGE!r}:
+            return None
+        return super().find_spec(name, path, target)
+sys.meta_path[:] = [Hidden if f is importlib.machinery.PathFinder else f for f in sys.meta_path]
+"""
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +143,29 @@ def test_the_command_line_runs_it(data_yaml, tmp_path, capsys):
 
     assert cli.main(["yolo-race", *race_args(data_yaml, tmp_path, batch=5)]) == 2
     assert "--batch 5 does not divide" in capsys.readouterr().err
+
+
+def test_the_gpu_route_runs_without_the_mmdetection_stack_and_polars(data_yaml, tmp_path):
+    """The GPU machine has torch and gets Ultralytics' wheel, not MMEngine, MMDetection, MMCV,
+    Detectron2 or polars: the race (our trainer, its run processes, the test) works there."""
+    hide = tmp_path / "hide"
+    hide.mkdir()
+    (hide / "sitecustomize.py").write_text(HIDE)  # run processes inherit PYTHONPATH
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(hide), REPO]))
+    code = (
+        "import importlib.util, sys\n"
+        f"assert not any(importlib.util.find_spec(m) for m in {ABSENT_ON_THE_GPU_IMAGE!r})\n"
+        "from mmdet_balanced.study import yolo_race\n"
+        "sys.exit(yolo_race.main(sys.argv[1:]))"
+    )
+    args = race_args(data_yaml, tmp_path / "race", arms="recommended")
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    with open(tmp_path / "race" / "recommended" / "run_00" / "test_metrics.json") as handle:
+        record = json.load(handle)
+    assert record["images_seen"] == NUM_TRAIN
+    assert 0.0 <= record["metrics"]["class_ap/mAP@0.5"] <= 1.0
+    log = open(tmp_path / "race" / "recommended" / "run_00" / "race.log").read()
+    assert "No module named" not in log
